@@ -1,0 +1,21 @@
+"""The built-in node library: one module per domain, each declaring its node types once.
+
+Modules import torch, diffusers, PyAV and OpenCV inside functions only, so listing the
+catalogue (``studio nodes``) stays fast and needs no GPU.
+"""
+
+from __future__ import annotations
+
+from studio.graph.spec import NodeSpec
+
+
+def builtin_node_types() -> list[NodeSpec]:
+    """Every built-in node type. A new node type adds one line here."""
+    from nodes import generate, video
+
+    return [
+        generate.make_test_pattern,
+        generate.solid_color,
+        video.save_video,
+        video.preview_video,
+    ]

@@ -1,0 +1,72 @@
+"""Output nodes: SaveVideo writes an encoded file carrying its graph; PreviewVideo shows frames in the app."""
+
+from __future__ import annotations
+
+import json
+
+from studio.engine.context import NodeError
+from studio.files import UnsafePathError, atomic_path, numbered_path
+from studio.graph import types as t
+from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
+from studio.media.types import Audio, Frames
+
+
+@node_type(
+    "SaveVideo",
+    category="Output",
+    description="Encode frames (and audio) to a video file in the output folder; the file carries its graph.",
+    inputs=[InputSpec("frames", t.FRAMES), InputSpec("audio", t.AUDIO, optional=True)],
+    params=[
+        ParamSpec(
+            "filename_prefix", t.STRING, "studio", doc="name inside the output folder; subfolders allowed, '..' is not"
+        ),
+        ParamSpec("fps", t.FLOAT, 0.0, min=0.0, max=240.0, doc="frames per second; 0 keeps the frames' own rate"),
+        ParamSpec("codec", t.CHOICE, "h264", choices=("h264", "h265", "vp9", "av1", "prores")),
+        ParamSpec("crf", t.INT, 18, min=0, max=63, doc="quality: lower is better and larger"),
+    ],
+    outputs=[OutputSpec("video", t.VIDEO)],
+    output=True,
+)
+def save_video(
+    ctx, *, frames: Frames, audio: Audio | None, filename_prefix: str, fps: float, codec: str, crf: int
+) -> dict:
+    from studio.media.video_io import CODECS, GRAPH_TAG, probe_video, write_video
+
+    spec = CODECS[codec]
+    if fps:
+        frames = Frames(frames.array, fps)
+    metadata = {}
+    if ctx.graph_document is not None:
+        metadata[GRAPH_TAG] = json.dumps(ctx.graph_document, separators=(",", ":"), ensure_ascii=False)
+    for _attempt in range(100):
+        try:
+            target = numbered_path(ctx.output_dir, filename_prefix, spec.suffix)
+        except UnsafePathError as exc:
+            raise NodeError(f"filename_prefix {exc}") from None
+        try:
+            with atomic_path(target, overwrite=False) as tmp:
+                write_video(
+                    tmp,
+                    frames,
+                    codec=codec,
+                    crf=crf,
+                    audio=audio,
+                    metadata=metadata,
+                    check_cancelled=ctx.check_cancelled,
+                    progress=ctx.progress,
+                )
+        except FileExistsError:
+            continue  # another writer took this number meanwhile: take the next one
+        return {"video": probe_video(target)}
+    raise NodeError(f"could not find a free file name for {filename_prefix!r}")
+
+
+@node_type(
+    "PreviewVideo",
+    category="Output",
+    description="Show frames in the app's viewer without writing a file.",
+    inputs=[InputSpec("frames", t.FRAMES)],
+    output=True,
+)
+def preview_video(ctx, *, frames: Frames) -> dict:
+    return {"frames": frames}

@@ -1,0 +1,321 @@
+"""The ``studio`` command: the GUI by default, and ``run``, ``validate``, ``nodes``, ``models``.
+
+Exit codes: 0 success, 1 a run that failed or was cancelled, 2 an invalid graph or arguments.
+Only the standard library is imported up front so ``studio --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+COMMANDS = ("run", "validate", "nodes", "models")
+
+
+class UsageError(Exception):
+    """Bad arguments or an invalid graph: printed as lines, exit code 2."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        super().__init__("\n".join(lines))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="studio", description="Node-graph studio for AI video generation.")
+    parser.add_argument("--version", action="version", version=f"studio {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="{run,validate,nodes,models}")
+
+    run = sub.add_parser("run", help="render a graph headless")
+    run.add_argument("graph", help="a .graph.json file, or a video/image rendered by the studio")
+    run.add_argument("-o", "--output", help="output folder (default: the app's output folder)")
+    run.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NODE.PARAM=VALUE",
+        help="override a parameter for this run (repeatable)",
+    )
+    run.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None)
+    run.add_argument("--json", action="store_true", help="print one JSON event per line")
+
+    validate = sub.add_parser("validate", help="check a graph without running it")
+    validate.add_argument("graph")
+
+    nodes = sub.add_parser("nodes", help="list the node catalogue")
+    nodes.add_argument("--json", action="store_true")
+
+    models = sub.add_parser("models", help="list the models found in the model folders")
+    models.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (args_list[0] not in COMMANDS and not args_list[0].startswith("-")):
+        return _gui(args_list)
+    args = build_parser().parse_args(args_list)
+    if args.command is None:
+        return _gui([])
+    try:
+        return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "models": cmd_models}[args.command](args)
+    except UsageError as exc:
+        for line in exc.lines:
+            print(f"studio {args.command}: {line}", file=sys.stderr)
+        return EXIT_INVALID
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+# ---- commands --------------------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    from studio.graph import default_registry, validate
+
+    registry = default_registry()
+    graph = _load(args.graph)
+    problems = validate(graph, registry)
+    for problem in problems:
+        print(f"{problem.severity}: {problem}", file=sys.stderr)
+    if any(p.severity == "error" for p in problems):
+        return EXIT_INVALID
+    print(f"{args.graph}: valid ({len(graph)} nodes, {len(graph.links)} links)")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from studio.engine import CancelToken, Engine, RunSettings
+    from studio.graph import GraphInvalid, default_registry
+    from studio.settings import Settings
+
+    settings = Settings.load()
+    registry = default_registry()
+    for problem in registry.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    graph = _load(args.graph)
+    _apply_sets(graph, registry, args.sets)
+    output_dir = Path(args.output) if args.output else settings.output_path
+    device = args.device or settings.device
+    engine = Engine(
+        device,
+        registry=registry,
+        settings=RunSettings(
+            output_dir=output_dir.resolve(),
+            model_folders=tuple(settings.model_paths()),
+            allow_pickle=settings.allow_pickle,
+            preview_interval=0.0 if args.json else 0.25,
+        ),
+    )
+    try:
+        _ = engine.device  # resolve now so an unavailable device is a usage error
+    except ValueError as exc:
+        raise UsageError([str(exc)]) from None
+
+    printer = JsonPrinter() if args.json else ProgressPrinter(graph)
+    token = CancelToken()
+    result: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            result["report"] = engine.run(graph, printer, cancel=token)
+        except GraphInvalid as exc:
+            result["invalid"] = exc
+        except BaseException as exc:  # reported below; the main thread owns the exit code
+            result["error"] = exc
+
+    thread = threading.Thread(target=work, name="studio-run", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+    except KeyboardInterrupt:
+        token.cancel()
+        print("\ncancelling…", file=sys.stderr)
+        thread.join()
+    if "invalid" in result:
+        raise UsageError([str(p) for p in result["invalid"].problems])
+    if "error" in result:
+        raise result["error"]
+    report = result["report"]
+    if not args.json:
+        printer.finish(report)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    from studio.graph import default_registry
+
+    registry = default_registry()
+    specs = list(registry)
+    if args.json:
+        print(json.dumps({"nodes": [s.to_json() for s in specs]}, indent=2))
+        return EXIT_OK
+    category = None
+    for spec in specs:
+        if spec.category != category:
+            category = spec.category
+            print(f"\n{category}")
+        ins = ", ".join(f"{p.name}:{p.type}{'?' if p.optional else ''}" for p in spec.inputs) or "—"
+        outs = ", ".join(f"{p.name}:{p.type}" for p in spec.outputs) or "—"
+        params = ", ".join(f"{p.name}={p.default!r}" for p in spec.params) or "—"
+        print(f"  {spec.type}  ({ins}) -> ({outs})\n      {spec.description}\n      params: {params}")
+    for problem in registry.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from studio.models import find_models
+    from studio.settings import Settings
+
+    folders = Settings.load().model_paths()
+    models = find_models(folders)
+    if args.json:
+        print(json.dumps({"folders": [str(f) for f in folders], "models": [m.to_json() for m in models]}, indent=2))
+        return EXIT_OK
+    print("model folders: " + ", ".join(str(f) for f in folders))
+    if not models:
+        print("no models found")
+    for model in models:
+        print(f"  {model.name:40s} {model.family:12s} {_human_size(model.size_bytes):>9s}  {model.path}")
+    return EXIT_OK
+
+
+# ---- helpers ---------------------------------------------------------------------------
+def _load(path: str):
+    """Load a graph file, or the graph embedded in a video/image the studio rendered."""
+    from studio.graph import GraphFileError, graph_from_dict, load_graph
+
+    if not Path(path).is_file():
+        raise UsageError([f"{path}: no such file"])
+    try:
+        if path.endswith(".json"):
+            return load_graph(path)
+        from studio.media.video_io import read_embedded_graph
+
+        embedded = read_embedded_graph(path)
+        if embedded is None:
+            return load_graph(path)
+        return graph_from_dict(embedded, source=path)
+    except GraphFileError as exc:
+        raise UsageError([f"{exc.source or path}: {p}" for p in exc.problems]) from None
+
+
+def _apply_sets(graph, registry, sets: list[str]) -> None:
+    problems = []
+    for item in sets:
+        target, sep, text = item.partition("=")
+        node_id, dot, param_name = target.rpartition(".")
+        if not sep or not dot or not node_id or not param_name:
+            problems.append(f"--set {item!r}: expected NODE.PARAM=VALUE")
+            continue
+        if node_id not in graph:
+            problems.append(f"--set {item!r}: no node with id {node_id!r}")
+            continue
+        node = graph.node(node_id)
+        spec = registry.get(node.type)
+        param = spec.param(param_name) if spec else None
+        if param is None:
+            known = ", ".join(p.name for p in spec.params) if spec else "unknown node type"
+            problems.append(f"--set {item!r}: {node_id} ({node.type}) has no parameter {param_name!r} ({known})")
+            continue
+        try:
+            value = param.parse_text(text)
+        except ValueError as exc:
+            problems.append(f"{node_id} ({node.type}): {param_name} {exc}")
+            continue
+        reason = param.check(value)
+        if reason:
+            problems.append(f"{node_id} ({node.type}): {param_name} {reason}")
+            continue
+        graph.set_param(node_id, param_name, value)
+    if problems:
+        raise UsageError(problems)
+
+
+class JsonPrinter:
+    """One JSON object per line on stdout, flushed, for tools that drive the studio."""
+
+    def __call__(self, event: Any) -> None:
+        sys.stdout.write(json.dumps(event.to_json(), default=str) + "\n")
+        sys.stdout.flush()
+
+
+class ProgressPrinter:
+    """A one-line progress bar on a terminal; plain lines when output is a file or pipe."""
+
+    def __init__(self, graph: Any) -> None:
+        self.tty = sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self.current = ""
+
+    def __call__(self, event: Any) -> None:
+        kind = event.kind
+        if kind == "node_started":
+            self.current = f"{event.node_id} ({event.node_type})"
+            self._line(f"running {self.current}")
+        elif kind == "node_cached":
+            self._line(f"cached  {event.node_id} ({event.node_type})", final=True)
+        elif kind == "progress" and self.tty:
+            width = 24
+            filled = int(width * event.done / max(event.total, 1))
+            self._line(f"running {self.current} [{'#' * filled}{'.' * (width - filled)}] {event.done}/{event.total}")
+        elif kind == "node_finished":
+            self._line(f"done    {event.node_id} ({event.node_type}) in {event.seconds:.2f}s", final=True)
+        elif kind == "node_failed":
+            self._line(f"FAILED  {event.message}", final=True)
+            if event.skipped:
+                self._line(f"skipped {', '.join(event.skipped)}", final=True)
+
+    def _line(self, text: str, final: bool = False) -> None:
+        if self.tty:
+            sys.stderr.write("\r\x1b[2K" + text[:200] + ("\n" if final else ""))
+        elif final or text.startswith("running"):
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+
+    def finish(self, report: Any) -> None:
+        elapsed = time.perf_counter() - self.started
+        if report.cancelled:
+            print(f"cancelled after {elapsed:.1f}s", file=sys.stderr)
+        elif not report.ok:
+            print(
+                f"run failed after {elapsed:.1f}s: " + "; ".join(r.error or "" for r in report.failed.values()),
+                file=sys.stderr,
+            )
+        for path in report.files():
+            print(f"wrote {path}")
+
+
+def _gui(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        build_parser().print_help()
+        return EXIT_OK
+    from studio.ui.app import run_app
+
+    return run_app(argv)
+
+
+def _version() -> str:
+    from studio import __version__
+
+    return __version__
+
+
+def _human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

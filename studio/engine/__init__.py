@@ -1,0 +1,41 @@
+"""Execution: plan, cache, cancel, events, device choice and the background render queue.
+
+Qt-free; torch is imported only when a run needs it.
+"""
+
+from studio.engine.cache import NodeCache
+from studio.engine.context import Cancelled, CancelToken, NodeError, RunContext, RunSettings
+from studio.engine.engine import Engine, NodeReport, RunReport
+from studio.engine.events import (
+    Done,
+    Event,
+    NodeCached,
+    NodeFailed,
+    NodeFinished,
+    NodeStarted,
+    Preview,
+    Progress,
+)
+from studio.engine.worker import Job, RenderQueue
+
+__all__ = [
+    "CancelToken",
+    "Cancelled",
+    "Done",
+    "Engine",
+    "Event",
+    "Job",
+    "NodeCache",
+    "NodeCached",
+    "NodeError",
+    "NodeFailed",
+    "NodeFinished",
+    "NodeReport",
+    "NodeStarted",
+    "Preview",
+    "Progress",
+    "RenderQueue",
+    "RunContext",
+    "RunReport",
+    "RunSettings",
+]

@@ -1,0 +1,122 @@
+"""What the engine hands each node while it computes (DESIGN.md §2)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROGRESS_INTERVAL = 0.05  # seconds
+
+
+class Cancelled(Exception):
+    """Raised inside a node by ``check_cancelled()`` once the user has cancelled the run."""
+
+
+class NodeError(Exception):
+    """A failure a node explains to the user; its message is shown as is, on the node."""
+
+
+class CancelToken:
+    """A thread-safe flag: the UI (or Ctrl+C) sets it, nodes poll it between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass
+class RunSettings:
+    """Settings a run needs; a plain object so tests and the CLI build their own."""
+
+    output_dir: Path = field(default_factory=lambda: Path("output"))
+    model_folders: tuple[Path, ...] = ()
+    allow_pickle: bool = False
+    preview_interval: float = 0.0  # seconds between step previews; 0 sends every step
+
+
+class RunContext:
+    """Per-node context: device, dtype, progress, previews, cancellation, seeded generators."""
+
+    def __init__(
+        self,
+        *,
+        node_id: str,
+        node_type: str,
+        device: str,
+        dtype: str,
+        settings: RunSettings,
+        cancel: CancelToken,
+        emit_progress: Callable[[int, int], None],
+        emit_preview: Callable[[Any, int | None, int | None], None],
+        graph_document: dict[str, Any] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.node_type = node_type
+        self.device = device
+        self.dtype = dtype
+        self.settings = settings
+        self.graph_document = graph_document  # the graph being run, as saved: embedded in outputs
+        self.logger = logger or logging.getLogger(f"studio.node.{node_type}")
+        self._cancel = cancel
+        self._emit_progress = emit_progress
+        self._emit_preview = emit_preview
+        self._last_preview = 0.0
+        self._last_progress = 0.0
+
+    @property
+    def output_dir(self) -> Path:
+        return self.settings.output_dir
+
+    @property
+    def torch_dtype(self) -> Any:
+        import torch
+
+        return getattr(torch, self.dtype)
+
+    def progress(self, done: int, total: int) -> None:
+        """Report progress; throttled to ~20 events a second, the first and last always sent."""
+        now = time.perf_counter()
+        if done <= 1 or done >= total or now - self._last_progress >= PROGRESS_INTERVAL:
+            self._last_progress = now
+            self._emit_progress(done, total)
+
+    def wants_preview(self, step: int | None = None, total: int | None = None) -> bool:
+        """Whether a preview now would be shown; lets a sampler skip building one when throttled."""
+        if step is not None and total is not None and step >= total:
+            return True  # always show the last step
+        return time.perf_counter() - self._last_preview >= self.settings.preview_interval
+
+    def preview(self, image: Any, step: int | None = None, total: int | None = None) -> None:
+        """Send a preview (uint8 RGB array, or a zero-argument callable making one) unless throttled."""
+        if not self.wants_preview(step, total):
+            return
+        self._last_preview = time.perf_counter()
+        self._emit_preview(image() if callable(image) else image, step, total)
+
+    def check_cancelled(self) -> None:
+        if self._cancel.cancelled:
+            raise Cancelled()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.cancelled
+
+    def generator(self, seed: int, device: str | None = None) -> Any:
+        """A ``torch.Generator`` seeded with ``seed`` (on the CPU by default, for reproducibility)."""
+        import torch
+
+        gen = torch.Generator(device=device or "cpu")
+        gen.manual_seed(int(seed) % (2**64))
+        return gen

@@ -1,0 +1,34 @@
+"""Device and precision choice: CUDA, then Apple MPS, then the CPU (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(preference: str = "auto") -> str:
+    """Turn ``auto|cpu|cuda|mps`` into the device a run uses; a missing device is an error."""
+    if preference not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {preference!r}")
+    if preference == "cpu":
+        return "cpu"
+    import torch
+
+    if preference in ("auto", "cuda") and torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if preference in ("auto", "mps") and mps is not None and mps.is_available():
+        return "mps"
+    if preference == "auto":
+        return "cpu"
+    raise ValueError(f"device {preference!r} is not available on this machine; use --device cpu or auto")
+
+
+def default_dtype(device: str) -> str:
+    """Half precision on GPUs (bf16 where CUDA supports it), float32 on the CPU."""
+    if device == "cuda":
+        import torch
+
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    if device == "mps":
+        return "float16"
+    return "float32"

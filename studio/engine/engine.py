@@ -1,0 +1,288 @@
+"""The engine: validate, plan, run each needed node once, reuse cached outputs (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.engine.cache import NodeCache
+from studio.engine.context import Cancelled, CancelToken, NodeError, RunContext, RunSettings
+from studio.engine.events import (
+    Done,
+    Event,
+    NodeCached,
+    NodeFailed,
+    NodeFinished,
+    NodeStarted,
+    Preview,
+    Progress,
+    json_value,
+)
+from studio.engine.plan import cache_key, plan
+from studio.graph.fileformat import graph_to_dict
+from studio.graph.model import Graph
+from studio.graph.registry import NodeRegistry, default_registry
+from studio.graph.validate import GraphInvalid, Problem, errors, node_params, validate
+
+log = logging.getLogger("studio.engine")
+
+EventHandler = Callable[[Event], None]
+
+
+@dataclass
+class NodeReport:
+    status: str  # "ran" | "cached" | "failed" | "skipped"
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    nodes: dict[str, NodeReport] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancelled: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.cancelled and all(r.status in ("ran", "cached") for r in self.nodes.values())
+
+    @property
+    def failed(self) -> dict[str, NodeReport]:
+        return {k: r for k, r in self.nodes.items() if r.status == "failed"}
+
+    def files(self) -> list[Path]:
+        """Files written by output nodes (videos, images), in node order."""
+        found: list[Path] = []
+        for values in self.outputs.values():
+            for value in values.values():
+                path = getattr(value, "path", value)
+                if isinstance(path, Path):
+                    found.append(path)
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "cancelled": self.cancelled,
+            "seconds": round(self.seconds, 4),
+            "files": [str(p) for p in self.files()],
+            "outputs": json_value(self.outputs),
+            "nodes": {
+                k: {"status": r.status, "seconds": round(r.seconds, 4), **({"error": r.error} if r.error else {})}
+                for k, r in self.nodes.items()
+            },
+        }
+
+
+class Engine:
+    """Runs graphs. One run at a time per engine; the cache lives across runs.
+
+    ``device`` is ``auto|cpu|cuda|mps``; it is resolved (importing torch) on the first run.
+    """
+
+    def __init__(
+        self,
+        device: str = "auto",
+        *,
+        registry: NodeRegistry | None = None,
+        settings: RunSettings | None = None,
+        cache_bytes: int = 8 * 1024**3,
+        dtype: str | None = None,
+    ) -> None:
+        self.registry = registry if registry is not None else default_registry()
+        self.settings = settings if settings is not None else RunSettings()
+        self.cache = NodeCache(cache_bytes)
+        self._device_preference = device
+        self._device: str | None = None
+        self._dtype = dtype
+        self._run_lock = threading.Lock()
+        self._cancel: CancelToken | None = None
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            from studio.engine.device import resolve_device
+
+            self._device = resolve_device(self._device_preference)
+        return self._device
+
+    @property
+    def dtype(self) -> str:
+        if self._dtype is None:
+            from studio.engine.device import default_dtype
+
+            self._dtype = default_dtype(self.device)
+        return self._dtype
+
+    def validate(self, graph: Graph) -> list[Problem]:
+        return validate(graph, self.registry)
+
+    def cancel(self) -> None:
+        """Cancel the run in progress (from any thread); it stops within one step."""
+        token = self._cancel
+        if token is not None:
+            token.cancel()
+
+    def run(
+        self,
+        graph: Graph,
+        on_event: EventHandler | None = None,
+        *,
+        cancel: CancelToken | None = None,
+        targets: list[str] | None = None,
+        output_dir: str | Path | None = None,
+    ) -> RunReport:
+        """Run ``graph`` and block until done. Raises :class:`GraphInvalid` before running anything
+        if the graph has errors; node failures are reported, not raised."""
+        problems = errors(validate(graph, self.registry))
+        if targets is not None:
+            problems += [Problem(f"no node with id {t!r} to run", t) for t in targets if t not in graph]
+        if problems:
+            raise GraphInvalid(problems)
+        order = plan(graph, self.registry, targets)
+        if not order:
+            raise GraphInvalid([Problem("nothing to run: the graph has no output node (SaveVideo or PreviewVideo)")])
+        with self._run_lock:
+            token = cancel or CancelToken()
+            self._cancel = token
+            try:
+                return self._run(graph, order, on_event or (lambda e: None), token, output_dir)
+            finally:
+                self._cancel = None
+
+    def _run(
+        self,
+        graph: Graph,
+        order: list[str],
+        emit: EventHandler,
+        token: CancelToken,
+        output_dir: str | Path | None,
+    ) -> RunReport:
+        started = time.perf_counter()
+        settings = self.settings
+        if output_dir is not None:
+            settings = RunSettings(**{**settings.__dict__, "output_dir": Path(output_dir)})
+        document = graph_to_dict(graph)
+        report = RunReport()
+        results: dict[str, dict[str, Any]] = {}
+        keys: dict[str, str] = {}
+        links_into: dict[str, list] = {}
+        for link in graph.links:
+            links_into.setdefault(link.to_node, []).append(link)
+        run_keys: set[str] = set()
+
+        for node_id in order:
+            node = graph.node(node_id)
+            spec = self.registry[node.type]
+            if token.cancelled:
+                report.cancelled = True
+                report.nodes[node_id] = NodeReport("skipped", error="cancelled")
+                continue
+            upstream = links_into.get(node_id, [])
+            blocked = [lk.from_node for lk in upstream if lk.from_node not in results]
+            if blocked:
+                report.nodes[node_id] = NodeReport("skipped", error=f"skipped: {blocked[0]} did not finish")
+                continue
+            params = node_params(node, spec)
+            values: dict[str, Any] = {p.name: None for p in spec.inputs}
+            input_keys: dict[str, str] = {}
+            for link in upstream:
+                values[link.to_port] = results[link.from_node][link.from_port]
+                input_keys[link.to_port] = f"{keys[link.from_node]}:{link.from_port}"
+            for name in input_keys:
+                params.pop(name, None)  # a promoted parameter is driven by its wire
+            values.update(params)
+            salt = str(settings.output_dir.resolve()) if spec.output else ""
+            key = cache_key(spec, params, input_keys, salt=salt)
+            keys[node_id] = key
+            run_keys.add(key)
+
+            hit = self.cache.get(key)
+            if hit is not None:
+                results[node_id] = hit
+                report.nodes[node_id] = NodeReport("cached")
+                emit(NodeCached(node_id, node.type))
+                if spec.output:
+                    report.outputs[node_id] = hit
+                continue
+
+            emit(NodeStarted(node_id, node.type))
+            ctx = RunContext(
+                node_id=node_id,
+                node_type=node.type,
+                device=self.device,
+                dtype=self.dtype,
+                settings=settings,
+                cancel=token,
+                emit_progress=lambda done, total, _id=node_id: emit(Progress(_id, int(done), int(total))),
+                emit_preview=lambda image, step, total, _id=node_id: emit(Preview(_id, image, step, total)),
+                graph_document=document,
+            )
+            t0 = time.perf_counter()
+            try:
+                outputs = spec.compute(ctx, **values)
+                missing = [p.name for p in spec.outputs if not isinstance(outputs, dict) or p.name not in outputs]
+                if missing:
+                    raise NodeError(f"produced no {', '.join(repr(m) for m in missing)} output")
+            except Cancelled:
+                report.cancelled = True
+                report.nodes[node_id] = NodeReport("skipped", time.perf_counter() - t0, "cancelled")
+                continue
+            except Exception as exc:  # one node's failure must not take the run, the cache or the app down
+                seconds = time.perf_counter() - t0
+                message = describe_failure(exc)
+                if not isinstance(exc, NodeError):
+                    log.warning("node %s (%s) failed", node_id, node.type, exc_info=exc)
+                report.nodes[node_id] = NodeReport("failed", seconds, message)
+                emit(
+                    NodeFailed(
+                        node_id, node.type, f"{node_id} ({node.type}): {message}", _dependents(node_id, order, graph)
+                    )
+                )
+                continue
+            seconds = time.perf_counter() - t0
+            results[node_id] = outputs
+            self.cache.put(key, outputs, protect=run_keys)
+            report.nodes[node_id] = NodeReport("ran", seconds)
+            emit(NodeFinished(node_id, node.type, seconds))
+            if spec.output:
+                report.outputs[node_id] = outputs
+
+        self.cache.evict()
+        report.seconds = time.perf_counter() - started
+        emit(Done(report))
+        return report
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A one-line, user-facing reason, with advice for running out of GPU memory."""
+    name = type(exc).__name__
+    if name == "OutOfMemoryError" or "out of memory" in str(exc).lower():
+        return (
+            "ran out of GPU memory; lower the width, height or frames, turn on offload in LoadModel, "
+            "or turn on tiled VAE decoding"
+        )
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if isinstance(exc, NodeError):
+        return text or name
+    return f"{name}: {text}" if text else name
+
+
+def _dependents(node_id: str, order: list[str], graph: Graph) -> tuple[str, ...]:
+    children: dict[str, set[str]] = {}
+    for link in graph.links:
+        children.setdefault(link.from_node, set()).add(link.to_node)
+    found: set[str] = set()
+    stack = [node_id]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return tuple(n for n in order if n in found)
