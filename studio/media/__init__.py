@@ -1,0 +1,1 @@
+"""Video, audio and image reading and writing over PyAV and OpenCV (no Qt)."""

@@ -1,0 +1,1 @@
+"""The shot timeline over OpenTimelineIO (no Qt)."""

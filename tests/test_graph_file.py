@@ -1,0 +1,146 @@
+import json
+
+import pytest
+
+from studio.graph import GraphFileError, Group, dumps_graph, load_graph, loads_graph, save_graph
+from studio.graph.fileformat import FORMAT_VERSION
+
+GOOD = {
+    "format": "studio.graph",
+    "version": 1,
+    "nodes": [
+        {
+            "id": "src",
+            "type": "Const",
+            "type_version": 1,
+            "params": {"value": 3},
+            "position": [10, 20],
+            "colour": "red",
+        },
+        {"id": "out", "type": "Sink", "params": {}, "position": [300, 20]},
+    ],
+    "links": [{"from": ["src", "out"], "to": ["out", "a"], "note": "kept"}],
+    "groups": [{"id": "g", "title": "Inputs", "color": "#224466", "bounds": [0, 0, 200, 100], "locked": True}],
+    "meta": {"title": "demo", "app_version": "0.1.0", "author": "someone"},
+    "future_field": {"anything": [1, 2, 3]},
+}
+
+
+def test_round_trip_keeps_everything_including_unknown_keys(tmp_path):
+    graph = loads_graph(json.dumps(GOOD))
+    path = save_graph(graph, tmp_path / "demo.graph.json")
+    again = load_graph(path)
+    assert again == graph
+    saved = json.loads(path.read_text())
+    assert saved["future_field"] == {"anything": [1, 2, 3]}
+    assert saved["nodes"][0]["colour"] == "red"
+    assert saved["links"][0]["note"] == "kept"
+    assert saved["groups"][0]["locked"] is True
+    assert saved["meta"]["author"] == "someone"
+
+
+def test_unknown_node_types_are_kept_as_they_are():
+    data = dict(GOOD, nodes=GOOD["nodes"] + [{"id": "m", "type": "FromAPackIDontHave", "params": {"x": [1, {"y": 2}]}}])
+    graph = loads_graph(json.dumps(data))
+    assert graph.node("m").type == "FromAPackIDontHave"
+    assert json.loads(dumps_graph(graph))["nodes"][2]["params"] == {"x": [1, {"y": 2}]}
+
+
+def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
+    graph = loads_graph(json.dumps(GOOD))
+    target = tmp_path / "g.graph.json"
+    target.write_text("old")
+    save_graph(graph, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["g.graph.json"]
+    assert json.loads(target.read_text())["format"] == "studio.graph"
+
+
+def test_a_failed_save_keeps_the_old_file(tmp_path, monkeypatch):
+    graph = loads_graph(json.dumps(GOOD))
+    graph.add_group(Group("bad", "x", bounds=(float("nan"), 0, 1, 1)))  # NaN is not JSON
+    target = tmp_path / "g.graph.json"
+    target.write_text("old")
+    with pytest.raises(ValueError):
+        save_graph(graph, target)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["g.graph.json"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("not json", "not valid JSON"),
+        ("[]", "expected a JSON object at the top, got a list"),
+        ('{"format": "comfy", "version": 1}', 'not a studio graph: "format" must be "studio.graph", got \'comfy\''),
+        ('{"format": "studio.graph", "version": 99}', "graph format version 99 is newer than this studio reads"),
+        ('{"format": "studio.graph", "version": "1"}', '"version" must be a whole number'),
+        ('{"format": "studio.graph", "version": 1, "nodes": {}}', '"nodes" must be a list'),
+        (
+            '{"format": "studio.graph", "version": 1, "nodes": [{"type": "X"}]}',
+            'node #1: "id" must be a non-empty string',
+        ),
+        ('{"format": "studio.graph", "version": 1, "nodes": [{"id": "a", "type": 5}]}', "node 'a': \"type\" must be"),
+        (
+            '{"format": "studio.graph", "version": 1, "nodes": [{"id": "a", "type": "X", "position": [1e999, 0]}]}',
+            "out of range",
+        ),
+        (
+            '{"format": "studio.graph", "version": 1, "nodes": [{"id": "a", "type": "X", "params": {"v": NaN}}]}',
+            "NaN is not allowed",
+        ),
+        (
+            '{"format": "studio.graph", "version": 1, "links": [{"from": "a.out", "to": ["b", "x"]}]}',
+            'link #1: "from" must be',
+        ),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        (
+            '{"format": "studio.graph", "version": 1, "nodes": [{"id": "a", "type": "X", "params": {"v": '
+            + "9" * 5000
+            + "}}]}",
+            "not acceptable JSON",
+        ),
+    ],
+)
+def test_broken_files_give_one_clear_line_per_problem(text, expected):
+    with pytest.raises(GraphFileError) as caught:
+        loads_graph(text)
+    assert expected in str(caught.value)
+    assert "Traceback" not in str(caught.value)
+
+
+def test_every_problem_is_listed_at_once():
+    data = {"format": "studio.graph", "version": 1, "nodes": [{"type": "X"}, {"id": "b", "type": 1}], "links": [1]}
+    with pytest.raises(GraphFileError) as caught:
+        loads_graph(json.dumps(data))
+    assert len(caught.value.problems) == 3
+
+
+def test_python_looking_strings_and_dunder_keys_are_just_data():
+    data = {
+        "format": "studio.graph",
+        "version": 1,
+        "nodes": [
+            {
+                "id": "__class__",
+                "type": "__import__('os').system('touch /tmp/pwned')",
+                "params": {"__reduce__": "eval('1')"},
+            }
+        ],
+        "__class__": "object",
+    }
+    graph = loads_graph(json.dumps(data))
+    assert graph.node("__class__").params == {"__reduce__": "eval('1')"}
+    assert graph.extra == {"__class__": "object"}
+
+
+def test_missing_file_and_binary_file(tmp_path):
+    with pytest.raises(GraphFileError, match="cannot read"):
+        load_graph(tmp_path / "nope.graph.json")
+    binary = tmp_path / "bin.graph.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(GraphFileError, match="not UTF-8"):
+        load_graph(binary)
+
+
+def test_format_version_is_current():
+    assert FORMAT_VERSION == 1

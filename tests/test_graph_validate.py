@@ -1,0 +1,134 @@
+from studio.graph import Graph, Link, Node, validate
+from tests.recording_nodes import Recorder, chain
+
+
+def problems(graph):
+    return [str(p) for p in validate(graph, Recorder().registry) if p.severity == "error"]
+
+
+def test_a_good_graph_has_no_problems():
+    assert validate(chain(("Const", "src"), ("Sink", "out")), Recorder().registry) == []
+
+
+def test_unknown_node_type_names_the_node():
+    g = chain(("Const", "src"), ("Sink", "out"))
+    g.add_node(Node("mystery1", "DefinitelyNotANode"))
+    assert problems(g) == [
+        "mystery1 (DefinitelyNotANode): unknown node type 'DefinitelyNotANode'; is a node pack missing?"
+    ]
+
+
+def test_missing_required_input():
+    g = chain(("Const", "src"), ("Sink", "out"))
+    g.add_node(Node("plus", "Add"))
+    g.connect(Link("src", "out", "plus", "b"))  # optional b is connected, required a is not
+    assert problems(g) == ["plus (Add): required input 'a' (NUMBER) is not connected"]
+
+
+def test_type_mismatch_names_both_ends():
+    from studio.graph import OutputSpec, node_type
+
+    rec = Recorder()
+
+    @node_type("Text", category="Test", outputs=[OutputSpec("text", "STRING")])
+    def text(ctx):
+        return {"text": "x"}
+
+    rec.registry.register(text)
+    g = Graph()
+    g.add_node(Node("t", "Text"))
+    g.add_node(Node("out", "Sink"))
+    g.connect(Link("t", "text", "out", "a"))
+    found = [str(p) for p in validate(g, rec.registry)]
+    assert found == ["out (Sink): input 'a' expects NUMBER but t.text gives STRING"]
+
+
+def test_cycle_is_reported_on_its_nodes():
+    g = chain(("Const", "src"), ("Add", "x"), ("Add", "y"), ("Sink", "out"))
+    g.connect(Link("y", "out", "x", "b"))
+    found = problems(g)
+    assert found[0] == "x (Add): is part of a cycle (x -> y); links must not loop back"
+    assert found[1:] == ["y (Add): is part of the same cycle"]
+
+
+def test_duplicate_ids_from_a_file_are_reported():
+    from studio.graph import loads_graph
+
+    text = (
+        '{"format":"studio.graph","version":1,"nodes":[{"id":"a","type":"Const"},{"id":"a","type":"Const"},'
+        '{"id":"s","type":"Sink"}],"links":[{"from":["a","out"],"to":["s","a"]}]}'
+    )
+    assert problems(loads_graph(text)) == ["a (Const): the id is used by 2 nodes; ids must be unique"]
+
+
+def test_dangling_link_to_a_missing_node():
+    from studio.graph import loads_graph
+
+    text = (
+        '{"format":"studio.graph","version":1,"nodes":[{"id":"s","type":"Sink"}],'
+        '"links":[{"from":["ghost","out"],"to":["s","a"]}]}'
+    )
+    assert problems(loads_graph(text)) == [
+        "s (Sink): link ghost.out -> s.a comes from or goes to a missing node 'ghost'"
+    ]
+
+
+def test_link_to_a_port_that_does_not_exist():
+    g = chain(("Const", "src"), ("Sink", "out"))
+    g.connect(Link("src", "nope", "out", "zzz"))
+    found = problems(g)
+    assert "src (Const): has no output 'nope' (outputs: out)" in found
+    assert "out (Sink): has no input 'zzz' (inputs: a)" in found
+
+
+def test_parameter_of_wrong_type_and_out_of_range():
+    g = chain(
+        ("Const", "src"), ("Add", "plus"), ("Sink", "out"), params={"src": {"value": "12"}, "plus": {"offset": 10**30}}
+    )
+    assert problems(g) == [
+        "src (Const): value must be a whole number, got '12'",
+        "plus (Add): offset must be between -1000 and 1000, got 1000000000000000000000000000000",
+    ]
+
+
+def test_unknown_parameter_is_a_warning_only():
+    g = chain(("Const", "src"), ("Sink", "out"), params={"src": {"colour": "red"}})
+    found = validate(g, Recorder().registry)
+    assert [(p.severity, str(p)) for p in found] == [("warning", "src (Const): unknown parameter 'colour' is ignored")]
+
+
+def test_every_problem_is_found_at_once():
+    g = chain(("Const", "src"), ("Add", "plus"), ("Sink", "out"), params={"src": {"value": True}})
+    g.add_node(Node("m", "Mystery"))
+    g.add_node(Node("lonely", "Add"))
+    assert len(problems(g)) == 3
+
+
+def test_newer_type_version_is_reported():
+    g = chain(("Const", "src"), ("Sink", "out"))
+    g.node("src").type_version = 7
+    assert problems(g) == ["src (Const): saved by a newer Const (type_version 7, this studio has 1)"]
+
+
+def test_older_type_version_is_migrated_by_the_spec():
+    from studio.graph import NodeRegistry, OutputSpec, ParamSpec, node_type
+    from studio.graph.validate import node_params
+
+    @node_type(
+        "Renamed",
+        category="Test",
+        version=2,
+        params=[ParamSpec("strength", "FLOAT", 1.0)],
+        outputs=[OutputSpec("out", "NUMBER")],
+        migrate=lambda params, version: {"strength": params.pop("amount", 1.0)} if version < 2 else params,
+    )
+    def renamed(ctx, *, strength):
+        return {"out": strength}
+
+    registry = NodeRegistry()
+    registry.register(renamed)
+    node = Node("r", "Renamed", {"amount": 0.5}, type_version=1)
+    assert node_params(node, registry["Renamed"]) == {"strength": 0.5}
+    g = Graph()
+    g.add_node(node)
+    assert [p for p in validate(g, registry) if p.severity == "error"] == []
