@@ -168,7 +168,8 @@ class Engine:
         settings = self.settings
         if output_dir is not None:
             settings = RunSettings(**{**settings.__dict__, "output_dir": Path(output_dir)})
-        document = graph_to_dict(graph)
+        document = _LazyDocument(graph)
+        output_salt = str(settings.output_dir.resolve())
         report = RunReport()
         results: dict[str, dict[str, Any]] = {}
         keys: dict[str, str] = {}
@@ -190,16 +191,10 @@ class Engine:
                 report.nodes[node_id] = NodeReport("skipped", error=f"skipped: {blocked[0]} did not finish")
                 continue
             params = node_params(node, spec)
-            values: dict[str, Any] = {p.name: None for p in spec.inputs}
-            input_keys: dict[str, str] = {}
-            for link in upstream:
-                values[link.to_port] = results[link.from_node][link.from_port]
-                input_keys[link.to_port] = f"{keys[link.from_node]}:{link.from_port}"
+            input_keys = {lk.to_port: f"{keys[lk.from_node]}:{lk.from_port}" for lk in upstream}
             for name in input_keys:
                 params.pop(name, None)  # a promoted parameter is driven by its wire
-            values.update(params)
-            salt = str(settings.output_dir.resolve()) if spec.output else ""
-            key = cache_key(spec, params, input_keys, salt=salt)
+            key = cache_key(spec, params, input_keys, salt=output_salt if spec.output else "")
             keys[node_id] = key
             run_keys.add(key)
 
@@ -212,6 +207,9 @@ class Engine:
                     report.outputs[node_id] = hit
                 continue
 
+            values: dict[str, Any] = {p.name: None for p in spec.inputs}
+            values.update({lk.to_port: results[lk.from_node][lk.from_port] for lk in upstream})
+            values.update(params)
             emit(NodeStarted(node_id, node.type))
             ctx = RunContext(
                 node_id=node_id,
@@ -222,7 +220,7 @@ class Engine:
                 cancel=token,
                 emit_progress=lambda done, total, _id=node_id: emit(Progress(_id, int(done), int(total))),
                 emit_preview=lambda image, step, total, _id=node_id: emit(Preview(_id, image, step, total)),
-                graph_document=document,
+                graph_document=document.get(),
             )
             t0 = time.perf_counter()
             try:
@@ -258,6 +256,19 @@ class Engine:
         report.seconds = time.perf_counter() - started
         emit(Done(report))
         return report
+
+
+class _LazyDocument:
+    """The graph as saved, built only when a node that runs needs it (to embed in its output)."""
+
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+        self._document: dict[str, Any] | None = None
+
+    def get(self) -> dict[str, Any]:
+        if self._document is None:
+            self._document = graph_to_dict(self._graph)
+        return self._document
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
 import os
 from typing import Any
 
@@ -62,16 +61,16 @@ def cache_key(spec: NodeSpec, params: dict[str, Any], input_keys: dict[str, str]
     for p in spec.params:
         if p.kind == PATH and isinstance(params.get(p.name), str) and params[p.name]:
             files[p.name] = _file_stamp(params[p.name])
-    document = {
-        "type": spec.type,
-        "version": spec.version,
-        "params": params,
-        "inputs": input_keys,
-        "files": files,
-        "salt": salt,
-    }
-    text = json.dumps(document, sort_keys=True, default=repr, ensure_ascii=True)
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+    # repr of plain JSON values is deterministic and several times faster than json.dumps.
+    document = (
+        spec.type,
+        spec.version,
+        sorted(params.items()),
+        sorted(input_keys.items()),
+        sorted(files.items()),
+        salt,
+    )
+    return hashlib.blake2b(repr(document).encode("utf-8"), digest_size=16).hexdigest()
 
 
 def _file_stamp(path: str) -> list[int] | None:
