@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Event:
     kind: ClassVar[str] = "event"
 
@@ -18,21 +18,21 @@ class Event:
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NodeStarted(Event):
     kind: ClassVar[str] = "node_started"
     node_id: str
     node_type: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NodeCached(Event):
     kind: ClassVar[str] = "node_cached"
     node_id: str
     node_type: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Progress(Event):
     kind: ClassVar[str] = "progress"
     node_id: str
@@ -40,7 +40,7 @@ class Progress(Event):
     total: int
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Preview(Event):
     """A small RGB preview: uint8 ``[height, width, 3]`` or, for video, ``[frames, height, width, 3]``."""
 
@@ -55,7 +55,7 @@ class Preview(Event):
         return {"event": self.kind, "node_id": self.node_id, "step": self.step, "total": self.total, "shape": shape}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NodeFinished(Event):
     kind: ClassVar[str] = "node_finished"
     node_id: str
@@ -63,7 +63,7 @@ class NodeFinished(Event):
     seconds: float
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NodeFailed(Event):
     kind: ClassVar[str] = "node_failed"
     node_id: str
@@ -72,7 +72,7 @@ class NodeFailed(Event):
     skipped: tuple[str, ...] = field(default=())
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Done(Event):
     kind: ClassVar[str] = "done"
     report: Any  # RunReport

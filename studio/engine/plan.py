@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import os
@@ -10,7 +11,6 @@ from typing import Any
 from studio.graph.model import Graph
 from studio.graph.registry import NodeRegistry
 from studio.graph.spec import NodeSpec
-from studio.graph.types import PATH
 
 
 def plan(graph: Graph, registry: NodeRegistry, targets: list[str] | None = None) -> list[str]:
@@ -55,27 +55,33 @@ def cache_key(spec: NodeSpec, params: dict[str, Any], input_keys: dict[str, str]
     """A node's key: its type, type version, parameters and the keys of what feeds it.
 
     For PATH parameters the file's size and modification time count too, so editing a
-    loaded file re-runs the node that reads it.
+    loaded file re-runs the node that reads it. Value types are part of the key, so 1, 1.0
+    and True never share an entry.
     """
-    files = {}
-    for p in spec.params:
-        if p.kind == PATH and isinstance(params.get(p.name), str) and params[p.name]:
-            files[p.name] = _file_stamp(params[p.name])
-    # repr of plain JSON values is deterministic and several times faster than json.dumps.
-    document = (
+    files = tuple((name, _file_stamp(params[name])) for name in spec.path_params if params.get(name))
+    snapshot = (
         spec.type,
         spec.version,
-        sorted(params.items()),
-        sorted(input_keys.items()),
-        sorted(files.items()),
+        tuple((k, type(v).__name__, v) for k, v in sorted(params.items())),
+        tuple(sorted(input_keys.items())),
+        files,
         salt,
     )
-    return hashlib.blake2b(repr(document).encode("utf-8"), digest_size=16).hexdigest()
+    try:
+        return _digest(snapshot)
+    except TypeError:  # an unhashable value (a list or dict in an unknown parameter)
+        return _digest.__wrapped__(snapshot)
 
 
-def _file_stamp(path: str) -> list[int] | None:
+@functools.lru_cache(maxsize=65536)
+def _digest(snapshot: tuple) -> str:
+    # repr of plain values is deterministic; the memo spares cached reruns the repr and the hash.
+    return hashlib.blake2b(repr(snapshot).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _file_stamp(path: Any) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
-    except (OSError, ValueError):
+    except (OSError, ValueError, TypeError):
         return None
-    return [st.st_size, st.st_mtime_ns]
+    return (st.st_size, st.st_mtime_ns)

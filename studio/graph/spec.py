@@ -159,6 +159,7 @@ class NodeSpec:
     output: bool = False
     migrate: Migrate | None = None
     _index: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _defaults: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.inputs] + [p.name for p in self.params]
@@ -168,6 +169,12 @@ class NodeSpec:
         self._index.update({p.name: p for p in self.params})
         self._index.update({p.name: p for p in self.inputs})
         self._index.update({"out:" + p.name: p for p in self.outputs})
+        self._defaults.update({p.name: p.default for p in self.params})
+        self._index["path:"] = tuple(p.name for p in self.params if p.kind == t.PATH)
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return self._index["path:"]
 
     def input(self, name: str) -> InputSpec | None:
         found = self._index.get(name)
@@ -189,7 +196,7 @@ class NodeSpec:
         return t.wire_type_for_param(param.kind) if param is not None else None
 
     def default_params(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
+        return dict(self._defaults)
 
     def upgrade_params(self, params: dict[str, Any], from_version: int) -> dict[str, Any]:
         if from_version < self.version and self.migrate is not None:
