@@ -144,3 +144,18 @@ def test_missing_file_and_binary_file(tmp_path):
 
 def test_format_version_is_current():
     assert FORMAT_VERSION == 1
+
+
+def test_older_format_versions_are_migrated_on_load(monkeypatch):
+    from studio.graph import fileformat
+
+    def v1_to_v2(data):
+        data = dict(data, version=2)
+        data["nodes"] = [dict(n, params={**n.get("params", {}), "migrated": True}) for n in data["nodes"]]
+        return data
+
+    monkeypatch.setattr(fileformat, "FORMAT_VERSION", 2)
+    monkeypatch.setitem(fileformat.MIGRATIONS, 1, v1_to_v2)
+    graph = loads_graph(json.dumps(GOOD))
+    assert graph.node("src").params == {"value": 3, "migrated": True}
+    assert json.loads(dumps_graph(graph))["version"] == 2
