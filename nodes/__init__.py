@@ -11,11 +11,17 @@ from studio.graph.spec import NodeSpec
 
 def builtin_node_types() -> list[NodeSpec]:
     """Every built-in node type. A new node type adds one line here."""
-    from nodes import generate, video
+    from nodes import generate, interpolate, media, upscale, video
 
     return [
         generate.make_test_pattern,
         generate.solid_color,
         video.save_video,
         video.preview_video,
+        upscale.upscale,
+        interpolate.interpolate,
+        media.load_image,
+        media.load_video,
+        media.load_audio,
+        media.mux_audio_node,
     ]

@@ -30,9 +30,12 @@ from studio.media.types import Audio, Frames
 def save_video(
     ctx, *, frames: Frames, audio: Audio | None, filename_prefix: str, fps: float, codec: str, crf: int
 ) -> dict:
+    from studio.media.errors import MediaError
     from studio.media.video_io import CODECS, GRAPH_TAG, probe_video, write_video
 
     spec = CODECS[codec]
+    if frames.count == 0:
+        raise NodeError("frames: the clip has no frames to save")
     if fps:
         frames = Frames(frames.array, fps)
     metadata = {}
@@ -57,8 +60,16 @@ def save_video(
                 )
         except FileExistsError:
             continue  # another writer took this number meanwhile: take the next one
+        except (MediaError, av_errors()) as exc:
+            raise NodeError(f"codec {codec}: encoding failed ({exc})") from None
         return {"video": probe_video(target)}
     raise NodeError(f"could not find a free file name for {filename_prefix!r}")
+
+
+def av_errors() -> type[Exception]:
+    import av
+
+    return av.error.FFmpegError
 
 
 @node_type(

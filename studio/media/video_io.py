@@ -1,4 +1,4 @@
-"""Video encoding and probing over PyAV, with the graph embedded in the container metadata.
+"""Video encoding, decoding and probing over PyAV, with the graph embedded in the container metadata.
 
 PyAV gives us libx264/x265/vpx/svtav1/prores in-process; the app never shells out to ffmpeg.
 """
@@ -6,15 +6,20 @@ PyAV gives us libx264/x265/vpx/svtav1/prores in-process; the app never shells ou
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from studio.media.audio_io import AudioFeed, _reason, decode_audio_stream, encoder_rate, open_media
+from studio.media.errors import MediaError
 from studio.media.types import Audio, Frames, VideoFile
 
 GRAPH_TAG = "studio_graph"  # the metadata key holding the graph JSON
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
+DEFAULT_MAX_BYTES = 16 * 1024**3  # a decoded clip larger than this needs max_frames
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,15 @@ CODECS: dict[str, Codec] = {
     "av1": Codec("av1", "libsvtav1", ".mkv", "yuv420p", "libopus"),
     "prores": Codec("prores", "prores_ks", ".mov", "yuv422p10le", "aac", crf_option=None),
 }
+CONTAINER_FORMATS = {".mp4": "mp4", ".mov": "mov", ".webm": "webm", ".mkv": "matroska"}
+
+
+def frame_rate(fps: float) -> Fraction:
+    """An exact rational rate for ``fps``; NTSC rates (23.976, 29.97, 59.94) become n*1000/1001."""
+    ntsc = round(fps * 1.001)
+    if ntsc % 6 == 0 and abs(fps - ntsc / 1.001) < 1e-3 and abs(fps - ntsc) > 1e-2:
+        return Fraction(ntsc * 1000, 1001)
+    return Fraction(fps).limit_denominator(1000)
 
 
 def write_video(
@@ -47,124 +61,234 @@ def write_video(
     check_cancelled: Callable[[], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Encode ``frames`` (and ``audio``, fitted to the video's length) into ``path``.
+    """Encode ``frames`` (and ``audio``, trimmed or silence-padded to the video's length) into ``path``.
 
-    Odd frame sizes are padded by one edge pixel, as yuv420p needs even sizes. The caller
-    handles atomicity (see :func:`studio.files.atomic_path`).
+    The caller handles atomicity (see :func:`studio.files.atomic_path`).
+    """
+    total = frames.count
+    with VideoWriter(
+        path,
+        width=frames.width,
+        height=frames.height,
+        fps=frames.fps,
+        codec=codec,
+        crf=crf,
+        audio=audio,
+        metadata=metadata,
+    ) as writer:
+        for index in range(total):
+            if check_cancelled is not None:
+                check_cancelled()
+            writer.write(frames.array[index])
+            if progress is not None:
+                progress(index + 1, total)
+
+
+class VideoWriter:
+    """Encode frames one at a time (memory stays bounded), with audio muxed in the same pass.
+
+    Audio is interleaved as the video advances and, on close, trimmed or silence-padded to the
+    video's length. Odd frame sizes are padded by one edge pixel, as 4:2:0 and 4:2:2 need even
+    sizes. Use as a context manager; the caller handles atomicity (:func:`studio.files.atomic_path`).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        width: int,
+        height: int,
+        fps: float,
+        codec: str = "h264",
+        crf: int = 18,
+        audio: Audio | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        import av
+        import numpy as np
+
+        if codec not in CODECS:
+            raise MediaError(f"codec must be one of {', '.join(CODECS)}, got {codec!r}")
+        spec = CODECS[codec]
+        self.rate = frame_rate(fps)
+        self.size = (height, width)
+        self.count = 0
+        self._frame = np.empty((height + height % 2, width + width % 2, 3), np.uint8)
+        self._direct_yuv = spec.pixel_format == "yuv420p"
+        if spec.encoder == "libsvtav1":
+            os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints a banner to stderr otherwise; keep errors
+        options = {"movflags": "use_metadata_tags"} if spec.suffix in (".mp4", ".mov") else {}
+        self.container = av.open(str(path), mode="w", format=CONTAINER_FORMATS[spec.suffix], options=options)
+        try:
+            for key, value in (metadata or {}).items():
+                self.container.metadata[key] = value
+            stream = self.container.add_stream(spec.encoder, rate=self.rate, options=_encoder_options(spec, crf))
+            stream.height, stream.width = self._frame.shape[:2]
+            stream.pix_fmt = spec.pixel_format
+            stream.time_base = 1 / self.rate
+            stream.codec_context.time_base = 1 / self.rate
+            if spec.encoder == "libx265":
+                stream.codec_tag = "hvc1"  # lets Apple players open HEVC in mp4
+            self.stream = stream
+            self.feed = None
+            if audio is not None:
+                layout = "stereo" if audio.channels >= 2 else "mono"
+                rate = encoder_rate(spec.audio_encoder, audio.sample_rate)
+                audio_stream = self.container.add_stream(spec.audio_encoder, rate=rate)
+                audio_stream.layout = layout
+                audio_stream.bit_rate = 192_000 if layout == "stereo" else 96_000
+                self.feed = AudioFeed(self.container, audio_stream, audio)
+        except BaseException:
+            self.container.close()
+            raise
+
+    def write(self, image: Any) -> None:
+        """Append one uint8 RGB frame ``[height, width, 3]``."""
+        import av
+        import cv2
+
+        height, width = self.size
+        if getattr(image, "shape", None) != (height, width, 3) or str(image.dtype) != "uint8":
+            raise MediaError(
+                f"frames must be uint8 [{height}, {width}, 3], got {getattr(image, 'dtype', '?')} {getattr(image, 'shape', None)}"
+            )
+        frame = self._frame
+        frame[:height, :width] = image
+        if frame.shape[0] != height:
+            frame[-1, :width] = image[-1]
+        if frame.shape[1] != width:
+            frame[:, -1] = frame[:, -2]
+        # OpenCV's RGB->I420 (BT.601 limited range, as swscale's default) is several times faster
+        # than PyAV's per-frame reformat, which would otherwise dominate the encode time.
+        if self._direct_yuv:
+            video_frame = av.VideoFrame.from_ndarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+        else:
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        video_frame.pts = self.count
+        for packet in self.stream.encode(video_frame):
+            self.container.mux(packet)
+        self.count += 1
+        if self.feed is not None:
+            self.feed.feed_until(float(self.count / self.rate))
+
+    def close(self) -> None:
+        """Flush the encoders (audio fitted to the frames written) and finish the file."""
+        try:
+            for packet in self.stream.encode():
+                self.container.mux(packet)
+            if self.feed is not None:
+                self.feed.finish(float(self.count / self.rate))
+        finally:
+            self.container.close()
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, kind: Any, error: Any, trace: Any) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.container.close()  # a failed or cancelled file is the caller's to delete
+
+
+def _encoder_options(spec: Codec, crf: int) -> dict[str, str]:
+    opts: dict[str, str] = {}
+    if spec.crf_option:
+        opts[spec.crf_option] = str(crf)
+    if spec.encoder == "libx265":
+        opts["x265-params"] = "log-level=error"
+    if spec.encoder == "libvpx-vp9":
+        opts.update({"b": "0", "row-mt": "1", "deadline": "good", "cpu-used": "4"})  # constant quality, usable speed
+    if spec.encoder == "libsvtav1":
+        opts["preset"] = "8"
+    if spec.encoder == "prores_ks":
+        opts["profile"] = "2"  # ProRes 422 (standard); crf does not apply
+    return opts
+
+
+def read_video(
+    path: str | Path,
+    *,
+    max_frames: int = 0,
+    sample_rate: int = 0,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    check_cancelled: Callable[[], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Frames, Audio | None]:
+    """Decode ``path`` to uint8 RGB frames and its first audio track (None when it has none).
+
+    ``max_frames`` 0 reads every frame. Raises :class:`MediaError` for a missing, unreadable or
+    truncated file, and when the decoded clip would exceed ``max_bytes`` of memory.
     """
     import av
     import numpy as np
 
-    spec = CODECS[codec]
-    fps = Fraction(frames.fps).limit_denominator(1001)
-    array = frames.array
-    pad_h, pad_w = array.shape[1] % 2, array.shape[2] % 2
-    if pad_h or pad_w:
-        array = np.pad(array, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    options = {"movflags": "use_metadata_tags"} if spec.suffix in (".mp4", ".mov") else {}
-    with av.open(str(path), mode="w", format=_format_for(spec.suffix), options=options) as container:
-        for key, value in (metadata or {}).items():
-            container.metadata[key] = value
-        stream = container.add_stream(spec.encoder, rate=fps)
-        stream.width = array.shape[2]
-        stream.height = array.shape[1]
-        stream.pix_fmt = spec.pixel_format
-        stream.time_base = 1 / fps
-        stream.codec_context.time_base = 1 / fps
-        opts: dict[str, str] = {}
-        if spec.crf_option:
-            opts[spec.crf_option] = str(crf)
-        if spec.encoder == "libx265":
-            opts["x265-params"] = "log-level=error"
-            stream.codec_tag = "hvc1"
-        if spec.encoder == "libvpx-vp9":
-            opts["b"] = "0"
-        stream.options = opts
-        audio_stream = None
-        if audio is not None:
-            audio_stream = container.add_stream(spec.audio_encoder, rate=_audio_rate(spec, audio.sample_rate))
-            audio_stream.layout = "stereo" if audio.channels >= 2 else "mono"
-        total = array.shape[0]
-        for index in range(total):
-            if check_cancelled is not None:
-                check_cancelled()
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(array[index]), format="rgb24")
-            frame.pts = index
-            for packet in stream.encode(frame):
-                container.mux(packet)
-            if progress is not None:
-                progress(index + 1, total)
-        for packet in stream.encode():
-            container.mux(packet)
-        if audio_stream is not None:
-            _encode_audio(container, audio_stream, audio, total / float(fps))
-
-
-def _format_for(suffix: str) -> str:
-    return {".mp4": "mp4", ".mov": "mov", ".webm": "webm", ".mkv": "matroska"}[suffix]
-
-
-def _audio_rate(spec: Codec, rate: int) -> int:
-    if spec.audio_encoder == "libopus":
-        return 48000  # Opus only takes a few rates; 48 kHz is its native one
-    return rate
-
-
-def _encode_audio(container: Any, stream: Any, audio: Audio, duration: float) -> None:
-    """Encode ``audio`` trimmed or zero-padded to ``duration`` seconds."""
-    import av
-    import numpy as np
-
-    wave = np.asarray(audio.waveform, dtype=np.float32)
-    channels = 2 if audio.channels >= 2 else 1
-    wave = wave[:channels]
-    want = int(round(duration * audio.sample_rate))
-    if wave.shape[1] >= want:
-        wave = wave[:, :want]
-    else:
-        wave = np.pad(wave, ((0, 0), (0, want - wave.shape[1])))
-    layout = "stereo" if channels == 2 else "mono"
-    resampler = av.AudioResampler(format=stream.format.name, layout=layout, rate=stream.rate)
-    chunk = 4096
-    pts = 0
-    for start in range(0, wave.shape[1], chunk):
-        piece = np.ascontiguousarray(
-            wave[:, start : start + chunk].reshape(1, -1)
-            if channels == 1
-            else wave[:, start : start + chunk].T.reshape(1, -1)
-        )
-        frame = av.AudioFrame.from_ndarray(piece, format="flt", layout=layout)
-        frame.sample_rate = audio.sample_rate
-        frame.pts = pts
-        pts += piece.shape[1] // channels
-        for resampled in resampler.resample(frame):
-            for packet in stream.encode(resampled):
-                container.mux(packet)
-    for resampled in resampler.resample(None):
-        for packet in stream.encode(resampled):
-            container.mux(packet)
-    for packet in stream.encode():
-        container.mux(packet)
+    path = Path(path)
+    container = open_media(path)
+    with container:
+        if not container.streams.video:
+            raise MediaError(f"{path.name} has no video track")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        fps = float(stream.average_rate or stream.guessed_rate or 0) or 24.0
+        declared = int(stream.frames or 0)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        expected = declared or int(round(float(container.duration or 0) / 1e6 * fps))
+        wanted = min(expected, max_frames) if max_frames else expected
+        if width and height and wanted * width * height * 3 > max_bytes:
+            raise MediaError(
+                f"{path.name} would decode to {wanted * width * height * 3 / 1024**3:.1f} GiB "
+                f"({wanted} frames of {width}x{height}); set max_frames to read part of it"
+            )
+        frames: list[Any] = []
+        try:
+            for frame in container.decode(stream):
+                if check_cancelled is not None:
+                    check_cancelled()
+                frames.append(frame.to_ndarray(format="rgb24"))
+                if progress is not None and wanted:
+                    progress(min(len(frames), wanted), wanted)
+                if max_frames and len(frames) >= max_frames:
+                    break
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"cannot decode {path.name}: damaged or truncated ({_reason(exc)})") from None
+        if not frames:
+            raise MediaError(f"{path.name}: no frame could be decoded (empty, damaged or truncated)")
+        # Containers that index every frame (mp4, mov) say how many there are; a shortfall means
+        # the data ends early, which decoders otherwise pass over silently.
+        if declared and not max_frames and len(frames) < declared - 1:
+            raise MediaError(f"{path.name} is truncated: it declares {declared} frames but only {len(frames)} decode")
+        if len({f.shape for f in frames}) > 1:
+            raise MediaError(f"{path.name}: the frame size changes mid-stream, which is not supported")
+        clip = Frames(np.stack(frames), fps)
+        audio = None
+        if container.streams.audio:
+            container.seek(0)
+            audio = decode_audio_stream(container, container.streams.audio[0], path, sample_rate)
+            if max_frames:
+                audio = Audio(audio.waveform[:, : int(round(clip.duration * audio.sample_rate))], audio.sample_rate)
+        return clip, audio
 
 
 def probe_video(path: str | Path) -> VideoFile:
     """Open a video file and read its facts (duration, fps, size, frames, audio)."""
-    import av
-
-    with av.open(str(path)) as container:
+    path = Path(path)
+    with open_media(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path.name} has no video track")
         video = container.streams.video[0]
         fps = float(video.average_rate or video.guessed_rate or 0) or 0.0
         frames = video.frames
         if not frames:
             frames = sum(1 for _ in container.demux(video) if _.size)  # count packets when not stored
-        if container.duration:
-            duration = container.duration / 1_000_000
-        elif video.duration and video.time_base:
+        if video.duration and video.time_base:
             duration = float(video.duration * video.time_base)
+        elif frames and fps:
+            duration = frames / fps
         else:
-            duration = frames / fps if fps else 0.0
+            duration = (container.duration or 0) / 1_000_000
         return VideoFile(
-            path=Path(path),
+            path=path,
             duration=duration,
             fps=fps,
             width=video.codec_context.width,
@@ -177,15 +301,7 @@ def probe_video(path: str | Path) -> VideoFile:
 
 def read_embedded_graph(path: str | Path) -> dict[str, Any] | None:
     """The graph JSON stored in a rendered file's metadata, or None when there is none."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            tags = dict(container.metadata)
-            for stream in container.streams:
-                tags.update({k: v for k, v in stream.metadata.items() if k not in tags})
-    except (av.error.FFmpegError, OSError):
-        return None
+    tags = read_tags(path)
     for key, value in tags.items():
         if key.lower() == GRAPH_TAG:
             try:
@@ -194,3 +310,17 @@ def read_embedded_graph(path: str | Path) -> dict[str, Any] | None:
                 return None
             return data if isinstance(data, dict) else None
     return None
+
+
+def read_tags(path: str | Path) -> dict[str, str]:
+    """Container metadata of ``path`` (stream tags fill in keys the container lacks); {} if unreadable."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            tags = dict(container.metadata)
+            for stream in container.streams:
+                tags.update({k: v for k, v in stream.metadata.items() if k not in tags})
+    except (av.error.FFmpegError, OSError):
+        return {}
+    return tags
