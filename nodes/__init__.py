@@ -12,6 +12,7 @@ from studio.graph.spec import NodeSpec
 def builtin_node_types() -> list[NodeSpec]:
     """Every built-in node type. A new node type adds one line here."""
     from nodes import generate, interpolate, media, upscale, video
+    from nodes.diffusion import nodes as diffusion
 
     return [
         generate.make_test_pattern,
@@ -24,4 +25,10 @@ def builtin_node_types() -> list[NodeSpec]:
         media.load_video,
         media.load_audio,
         media.mux_audio_node,
+        diffusion.load_model_node,
+        diffusion.text_encode,
+        diffusion.empty_latent,
+        diffusion.sampler,
+        diffusion.vae_decode,
+        diffusion.vae_encode,
     ]

@@ -1,0 +1,230 @@
+"""The diffusion node types: LoadModel → TextEncode → EmptyLatent → Sampler → VAEDecode (and VAEEncode).
+
+Each compute function checks its inputs, then hands the work to the model family's adapter
+(nodes/diffusion/families.py), which drives the family's own diffusers pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from nodes.diffusion.families import FAMILIES, SampleJob
+from nodes.diffusion.loading import DTYPES, OFFLOAD, detect_family, load_model, refuse_pickle, resolve_path
+from nodes.diffusion.previews import latent_preview
+from nodes.diffusion.schedulers import SCHEDULER_CHOICES, make_scheduler
+from nodes.diffusion.values import Conditioning, Latent, ModelHandle
+from studio.engine.context import NodeError
+from studio.graph import types as t
+from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
+from studio.media.types import Frames
+
+FAMILY_CHOICES = ("auto", *sorted(FAMILIES))
+
+
+@contextmanager
+def torch_work(what: str) -> Iterator[None]:
+    """No autograd, and CUDA out-of-memory turned into advice on the node."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            yield
+    except torch.OutOfMemoryError:
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise NodeError(
+            f"ran out of GPU memory while {what}; lower width, height or frames, set offload to model "
+            "or sequential in LoadModel, or turn on tiled in VAEDecode"
+        ) from None
+
+
+def _same_family(model: ModelHandle, value: Any, port: str) -> None:
+    family = getattr(value, "family", None) or getattr(getattr(value, "format", None), "family", None)
+    if family != model.family:
+        raise NodeError(f"{port} was made for a {family} model, but model is {model.family}; connect matching nodes")
+
+
+@node_type(
+    "LoadModel",
+    category="Diffusion",
+    description="Load a diffusion model (a diffusers folder or a single .safetensors file) from the model folders.",
+    params=[
+        ParamSpec(
+            "path",
+            t.PATH,
+            "",
+            doc="a diffusers folder or a .safetensors file, absolute or inside a model folder",
+            file_types=(".safetensors",),
+        ),
+        ParamSpec("family", t.CHOICE, "auto", choices=FAMILY_CHOICES, doc="model family; auto tells it from the files"),
+        ParamSpec("dtype", t.CHOICE, "auto", choices=DTYPES, doc="auto: half precision on GPUs, float32 on the CPU"),
+        ParamSpec(
+            "offload", t.CHOICE, "none", choices=OFFLOAD, doc="keep parts of the model in CPU memory when VRAM is short"
+        ),
+    ],
+    outputs=[OutputSpec("model", t.MODEL)],
+)
+def load_model_node(ctx, *, path: str, family: str, dtype: str, offload: str) -> dict:
+    resolved = resolve_path(path, ctx.settings.model_folders)
+    refuse_pickle(resolved, ctx.settings.allow_pickle)
+    detected = detect_family(resolved) if family == "auto" else family
+    with torch_work("loading the model"):
+        handle = load_model(
+            resolved,
+            family=detected,
+            dtype=ctx.dtype if dtype == "auto" else dtype,
+            offload=offload,
+            device=ctx.device,
+            allow_pickle=ctx.settings.allow_pickle,
+            logger=ctx.logger,
+        )
+    return {"model": handle}
+
+
+@node_type(
+    "TextEncode",
+    category="Diffusion",
+    description="Encode a prompt with the model's own text encoder(s).",
+    inputs=[InputSpec("model", t.MODEL)],
+    params=[ParamSpec("text", t.STRING, "", multiline=True, doc="the prompt")],
+    outputs=[OutputSpec("conditioning", t.CONDITIONING)],
+)
+def text_encode(ctx, *, model: ModelHandle, text: str) -> dict:
+    return {"conditioning": _encode(model, text)}
+
+
+def _encode(model: ModelHandle, text: str) -> Conditioning:
+    with torch_work("encoding the prompt"):
+        tensors = model.adapter.encode_text(model, text)
+    return Conditioning(model.family, text, {k: v.detach().cpu() for k, v in tensors.items()})
+
+
+@node_type(
+    "EmptyLatent",
+    category="Diffusion",
+    description="An empty latent of a given size; the sampler starts it from noise.",
+    inputs=[InputSpec("model", t.MODEL)],
+    params=[
+        ParamSpec("width", t.INT, 512, min=8, max=8192, doc="pixels"),
+        ParamSpec("height", t.INT, 512, min=8, max=8192, doc="pixels"),
+        ParamSpec("frames", t.INT, 1, min=1, max=2000, doc="1 for an image; video models have their own rules"),
+        ParamSpec("batch", t.INT, 1, min=1, max=64, doc="independent samples"),
+    ],
+    outputs=[OutputSpec("latent", t.LATENT)],
+)
+def empty_latent(ctx, *, model: ModelHandle, width: int, height: int, frames: int, batch: int) -> dict:
+    latent = model.adapter.empty_latent(model, width, height, frames, batch)
+    latent.fps = model.adapter.default_fps
+    return {"latent": latent}
+
+
+@node_type(
+    "Sampler",
+    category="Diffusion",
+    description="Denoise a latent with the model, guided by the prompts; previews every step.",
+    inputs=[
+        InputSpec("model", t.MODEL),
+        InputSpec("positive", t.CONDITIONING),
+        InputSpec("negative", t.CONDITIONING, optional=True, doc="unconnected: the empty prompt"),
+        InputSpec("latent", t.LATENT),
+    ],
+    params=[
+        ParamSpec("steps", t.INT, 20, min=1, max=200),
+        ParamSpec("cfg", t.FLOAT, 7.0, min=0.0, max=50.0, doc="classifier-free guidance scale; ≤ 1 turns it off"),
+        ParamSpec("seed", t.SEED, 0),
+        ParamSpec("scheduler", t.CHOICE, "default", choices=SCHEDULER_CHOICES, doc="default: the model's own"),
+        ParamSpec(
+            "denoise", t.FLOAT, 1.0, min=0.0, max=1.0, doc="below 1 keeps part of the input latent (image-to-image)"
+        ),
+    ],
+    outputs=[OutputSpec("latent", t.LATENT)],
+)
+def sampler(
+    ctx,
+    *,
+    model: ModelHandle,
+    positive: Conditioning,
+    negative: Conditioning | None,
+    latent: Latent,
+    steps: int,
+    cfg: float,
+    seed: int,
+    scheduler: str,
+    denoise: float,
+) -> dict:
+    _same_family(model, positive, "positive")
+    _same_family(model, latent, "latent")
+    if negative is None:
+        negative = model.memo.get("empty_prompt")
+        if negative is None:
+            negative = model.memo["empty_prompt"] = _encode(model, "")
+    else:
+        _same_family(model, negative, "negative")
+    fmt = latent.format
+
+    def on_step(index: int, total: int, make: Callable[[], Any]) -> None:
+        ctx.progress(index + 1, total)
+        if ctx.wants_preview(index + 1, total):
+            ctx.preview(lambda: latent_preview(make(), fmt), index + 1, total)
+        ctx.check_cancelled()
+
+    job = SampleJob(
+        positive=positive,
+        negative=negative,
+        latent=latent,
+        steps=steps,
+        cfg=cfg,
+        scheduler=make_scheduler(scheduler, model),
+        generator=ctx.generator(seed),
+        denoise=denoise,
+        on_step=on_step,
+    )
+    ctx.check_cancelled()
+    with torch_work("sampling"):
+        samples = model.adapter.sample(model, job)
+    return {"latent": Latent(samples.detach().cpu(), fmt, fps=latent.fps)}
+
+
+@node_type(
+    "VAEDecode",
+    category="Diffusion",
+    description="Decode a latent into frames with the model's VAE.",
+    inputs=[InputSpec("model", t.MODEL), InputSpec("latent", t.LATENT)],
+    params=[ParamSpec("tiled", t.BOOL, False, doc="decode in tiles: slower, needs far less memory")],
+    outputs=[OutputSpec("frames", t.FRAMES)],
+)
+def vae_decode(ctx, *, model: ModelHandle, latent: Latent, tiled: bool) -> dict:
+    _same_family(model, latent, "latent")
+    with torch_work("decoding"):
+        pixels = model.adapter.decode(model, latent, tiled, ctx.check_cancelled)
+    return {"frames": Frames(to_uint8(pixels), latent.fps)}
+
+
+def to_uint8(pixels: Any) -> Any:
+    """float 0..1 → uint8, rounding as diffusers' ``numpy_to_pil`` does."""
+    import numpy as np
+
+    return np.ascontiguousarray((pixels * 255).round().astype(np.uint8))
+
+
+@node_type(
+    "VAEEncode",
+    category="Diffusion",
+    description="Encode frames into a latent with the model's VAE (for image-to-image or video-to-video).",
+    inputs=[InputSpec("model", t.MODEL), InputSpec("frames", t.FRAMES)],
+    outputs=[OutputSpec("latent", t.LATENT)],
+)
+def vae_encode(ctx, *, model: ModelHandle, frames: Frames) -> dict:
+    ctx.check_cancelled()
+    with torch_work("encoding frames"):
+        latent = model.adapter.encode_frames(model, frames)
+    return {
+        "latent": Latent(
+            latent.samples.detach().cpu(),
+            latent.format,
+            posterior=None if latent.posterior is None else latent.posterior.detach().cpu(),
+            fps=frames.fps,
+        )
+    }

@@ -1,0 +1,55 @@
+"""Scheduler choice: diffusers' class names without the ``Scheduler`` suffix, plus ``default``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from studio.engine.context import NodeError
+
+# Schedulers for noise-prediction models (SD, SDXL, AnimateDiff).
+NOISE_SCHEDULERS = (
+    "DDIM",
+    "DDPM",
+    "PNDM",
+    "LMSDiscrete",
+    "EulerDiscrete",
+    "EulerAncestralDiscrete",
+    "HeunDiscrete",
+    "KDPM2Discrete",
+    "KDPM2AncestralDiscrete",
+    "DPMSolverMultistep",
+    "DPMSolverSinglestep",
+    "DEISMultistep",
+    "UniPCMultistep",
+)
+# Schedulers for flow-matching models (Wan).
+FLOW_SCHEDULERS = ("FlowMatchEulerDiscrete", "UniPCMultistep", "DPMSolverMultistep")
+
+SCHEDULER_CHOICES = ("default", *dict.fromkeys(NOISE_SCHEDULERS + FLOW_SCHEDULERS))
+
+
+def make_scheduler(name: str, model: Any) -> Any:
+    """A fresh scheduler for one sampling run, configured from the model's own scheduler.
+
+    The model's scheduler object is never stepped itself: schedulers keep state between
+    steps, and the loaded model is shared (and cached) across runs.
+    """
+    import diffusers
+
+    base = model.pipeline.scheduler
+    if name == "default":
+        return type(base).from_config(base.config)
+    allowed = FLOW_SCHEDULERS if model.adapter.flow_matching else NOISE_SCHEDULERS
+    if name not in allowed:
+        kind = "a flow-matching" if model.adapter.flow_matching else "a noise-prediction"
+        raise NodeError(
+            f"scheduler {name} does not fit {model.family} ({kind} model); use default or one of {', '.join(allowed)}"
+        )
+    cls = getattr(diffusers, name + "Scheduler", None)
+    if cls is None:
+        raise NodeError(f"scheduler {name} is not available in this diffusers version")
+    config = dict(base.config)
+    if model.adapter.flow_matching and name != "FlowMatchEulerDiscrete" and "flow_shift" not in config:
+        # Multistep solvers run flow models through their flow-sigma mode.
+        config.update(use_flow_sigmas=True, prediction_type="flow_prediction", flow_shift=config.get("shift", 1.0))
+    return cls.from_config(config)

@@ -1,0 +1,92 @@
+"""The values on MODEL, CONDITIONING and LATENT wires (DESIGN.md §3).
+
+Plain containers; torch is never imported here. Each reports its memory through
+``cache_nbytes()`` so the engine's byte-bounded cache can size it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def _tensor_bytes(value: Any) -> int:
+    numel = getattr(value, "numel", None)
+    size = getattr(value, "element_size", None)
+    return int(numel()) * int(size()) if callable(numel) and callable(size) else 0
+
+
+@dataclass(frozen=True)
+class LatentFormat:
+    """How a family's latents relate to pixels: VAE scaling/shift, downsampling, preview factors."""
+
+    family: str
+    channels: int
+    scaling: float  # diffusion latent = (vae latent - shift) * scaling (Wan: per-channel, see families)
+    shift: float
+    spatial: int  # pixels per latent pixel
+    temporal: int  # pixel frames per latent frame after the first (1 for image models)
+    rgb_factors: tuple[tuple[float, float, float], ...] = ()
+    rgb_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def pixel_frames(self, latent_frames: int) -> int:
+        return latent_frames if self.temporal == 1 else (latent_frames - 1) * self.temporal + 1
+
+
+@dataclass(eq=False)
+class ModelHandle:
+    """A loaded diffusers pipeline and the family adapter that drives it."""
+
+    family: str
+    pipeline: Any
+    adapter: Any
+    path: Path
+    device: str
+    dtype: str
+    offload: str
+    latent_format: LatentFormat
+    memo: dict[str, Any] = field(default_factory=dict)  # small per-model results, e.g. the empty prompt
+
+    def cache_nbytes(self) -> int:
+        total = 0
+        for component in getattr(self.pipeline, "components", {}).values():
+            parameters = getattr(component, "parameters", None)
+            if callable(parameters):
+                total += sum(_tensor_bytes(p) for p in parameters())
+        return total or 1024
+
+
+@dataclass(eq=False)
+class Conditioning:
+    """Prompt embeddings for one family (``prompt_embeds`` plus pooled embeddings where it has them)."""
+
+    family: str
+    text: str
+    tensors: dict[str, Any] = field(default_factory=dict)
+
+    def cache_nbytes(self) -> int:
+        return sum(_tensor_bytes(t) for t in self.tensors.values()) + len(self.text)
+
+
+@dataclass(eq=False)
+class Latent:
+    """Latents ``[batch, channels, frames, height, width]`` in the model's diffusion space.
+
+    ``empty`` marks an EmptyLatent: the sampler starts from pure noise. ``posterior`` holds
+    the VAE encoder's moments for an encoded clip, so the sampler can draw from them with
+    its own seed, as diffusers' image-to-image pipelines do.
+    """
+
+    samples: Any
+    format: LatentFormat
+    empty: bool = False
+    posterior: Any = None
+    fps: float = 24.0
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.samples.shape)
+
+    def cache_nbytes(self) -> int:
+        return _tensor_bytes(self.samples) + _tensor_bytes(self.posterior)
