@@ -1,0 +1,418 @@
+"""TimelinePanel: the shot timeline dock — add, trim, split, reorder, dissolve, soundtrack, export.
+
+Every edit is an undoable command. A command records the timeline's OTIO JSON before and
+after the edit (timelines are small, so snapshots are simpler and safer than inverse
+operations). Edits are tried on a copy first, so a refused edit changes nothing and its reason
+is shown instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal
+from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.timeline import Timeline, TimelineError
+from studio.ui.timeline_view import TimelineView
+
+VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.webm *.avi *.m4v)"
+AUDIO_FILTER = "Audio (*.wav *.mp3 *.flac *.ogg *.opus *.m4a *.aac)"
+
+
+class TimelineEdit(QUndoCommand):
+    def __init__(self, panel: TimelinePanel, text: str, before: str, after: str) -> None:
+        super().__init__(text)
+        self.panel, self.before, self.after = panel, before, after
+
+    def redo(self) -> None:
+        self.panel._restore(self.after)
+
+    def undo(self) -> None:
+        self.panel._restore(self.before)
+
+
+class FilmExport(QObject):
+    """Renders the film on a worker thread; progress and the result come back as signals."""
+
+    progressed = Signal(int, int)
+    finished = Signal(object)  # VideoFile
+    failed = Signal(str)
+
+    def __init__(self, timeline: Timeline, path: Path, options: dict[str, Any]) -> None:
+        super().__init__()
+        self.timeline, self.path, self.options = timeline, path, options
+        self.cancelled = False
+
+    def run(self) -> None:
+        from studio.engine.context import Cancelled
+        from studio.timeline.render import render_film
+
+        def check() -> None:
+            if self.cancelled:
+                raise Cancelled()
+
+        try:
+            result = render_film(
+                self.timeline, self.path, progress=self.progressed.emit, check_cancelled=check, **self.options
+            )
+        except Cancelled:
+            self.failed.emit("export cancelled; nothing was written")
+        except Exception as exc:  # reported in the panel; the app stays up
+            self.failed.emit(f"export failed: {exc}")
+        else:
+            self.finished.emit(result)
+
+
+class TimelinePanel(QWidget):
+    changed = Signal()
+    message = Signal(str)
+    film_exported = Signal(object)  # VideoFile
+    open_graph_requested = Signal(object)  # the graph dict a shot was rendered from
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.timeline = Timeline()
+        self.undo_stack = QUndoStack(self)
+        self.view = TimelineView()
+        self.view.show_timeline(self.timeline)
+        self.selected: int | None = None
+        self._export: tuple[QThread, FilmExport] | None = None
+        self.view.shot_selected.connect(self._select)
+        self.view.move_requested.connect(lambda i, to: self.edit("Move shot", lambda tl: tl.move(i, to)))
+        self.view.trim_requested.connect(
+            lambda i, start, frames: self.edit("Trim shot", lambda tl: tl.trim(i, start, frames))
+        )
+        self.setAcceptDrops(True)
+
+        self.toolbar = QToolBar()
+        self._add_action("Add shot…", self.choose_shots, "Add rendered videos as shots")
+        self._add_action("Split", self.split_at_playhead, "Split the selected shot at the playhead")
+        self._add_action(
+            "Delete", lambda: self.delete_selected(ripple=True), "Delete the shot; later shots move up", "Del"
+        )
+        self._add_action("Lift", lambda: self.delete_selected(ripple=False), "Delete the shot, leaving a gap")
+        self.dissolve_frames = QSpinBox()
+        self.dissolve_frames.setRange(2, 240)
+        self.dissolve_frames.setValue(12)
+        self.dissolve_frames.setSuffix(" f")
+        self._add_action("Dissolve", self.dissolve_selected, "Cross-dissolve from the selected shot into the next")
+        self.toolbar.addWidget(self.dissolve_frames)
+        self._add_action("Soundtrack…", self.choose_soundtrack, "Put music under the film")
+        self._add_action("Open graph", self.open_selected_graph, "Open the graph that rendered the selected shot")
+        self.toolbar.addSeparator()
+        self._add_action("Export film…", self.choose_export, "Render the cut to one video file")
+        self._add_action("Export cut…", self.choose_interchange, "Save as .otio, EDL or FCP7 XML for other editors")
+        undo = self.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        undo.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        redo = self.undo_stack.createRedoAction(self, "Redo")
+        redo.setShortcut(QKeySequence.StandardKey.Redo)
+        redo.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.addActions([undo, redo])
+
+        self.status = QLabel("Drop rendered videos here, or use Add shot.")
+        self.status.setObjectName("dim")
+        self.progress = QProgressBar()
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel export")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self.cancel_export)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.cancel_button)
+
+    def _add_action(self, text: str, slot: Callable, tip: str, shortcut: str | None = None) -> QAction:
+        action = self.toolbar.addAction(text, slot)
+        action.setToolTip(tip)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(action)
+        return action
+
+    # ---- editing -------------------------------------------------------------------------
+    def edit(self, text: str, change: Callable[[Timeline], Any]) -> bool:
+        """Apply ``change`` as one undoable step; a refused change is reported and undone."""
+        trial = self.timeline.copy()
+        try:
+            change(trial)
+        except TimelineError as exc:
+            self._say(str(exc))
+            return False
+        self.undo_stack.push(TimelineEdit(self, text, self.timeline.to_json(), trial.to_json()))
+        return True
+
+    def _restore(self, text: str) -> None:
+        self.timeline = Timeline.from_json(text)
+        self.view.show_timeline(self.timeline)
+        self._show_status()
+        self.changed.emit()
+
+    def set_timeline(self, timeline: Timeline) -> None:
+        """Show another timeline (opening a project); this clears undo history."""
+        self.undo_stack.clear()
+        self.timeline = timeline
+        self.view.show_timeline(timeline)
+        self._show_status()
+
+    def add_video(self, path: str | Path, graph: dict[str, Any] | None = None, seed: int | None = None) -> bool:
+        """Add a rendered video as a shot; its embedded graph travels with it."""
+        from studio.media.errors import MediaError
+        from studio.media.video_io import probe_video, read_embedded_graph
+
+        try:
+            facts = probe_video(path)
+        except MediaError as exc:
+            self._say(f"cannot add {Path(path).name}: {exc}")
+            return False
+        frames = max(1, int(round(facts.duration * self.timeline.rate)))
+        graph = graph if graph is not None else read_embedded_graph(path)
+        settings = {"fps": facts.fps, "width": facts.width, "height": facts.height}
+        return self.edit(
+            f"Add {Path(path).name}",
+            lambda tl: tl.add_shot(path, frames, graph=graph, seed=seed, settings=settings),
+        )
+
+    def split_at_playhead(self) -> None:
+        shot = self._selected_shot()
+        if shot is None:
+            return
+        self.edit("Split shot", lambda tl: tl.split(shot.index, self.view.playhead - shot.start))
+
+    def delete_selected(self, ripple: bool) -> None:
+        shot = self._selected_shot()
+        if shot is not None and self.edit(
+            "Delete shot" if ripple else "Lift shot", lambda tl: tl.delete(shot.index, ripple)
+        ):
+            self.selected = None
+
+    def dissolve_selected(self) -> None:
+        shot = self._selected_shot()
+        if shot is not None:
+            frames = self.dissolve_frames.value()
+            self.edit(f"Dissolve {frames} frames", lambda tl: tl.add_dissolve(shot.index, frames))
+
+    def set_soundtrack(
+        self, path: str | Path, gain_db: float = 0.0, fade_in: float = 0.0, fade_out: float = 1.0
+    ) -> bool:
+        from studio.media.audio_io import read_audio
+        from studio.media.errors import MediaError
+
+        try:
+            seconds = read_audio(path).duration
+        except MediaError as exc:
+            self._say(f"cannot use {Path(path).name} as the soundtrack: {exc}")
+            return False
+        return self.edit(
+            "Set soundtrack",
+            lambda tl: tl.set_soundtrack(path, seconds, gain_db=gain_db, fade_in=fade_in, fade_out=fade_out),
+        )
+
+    def replace_shot(self, index: int, path: str | Path, **metadata: Any) -> bool:
+        """Swap in a successful re-render of shot ``index`` (the old file stays on disk)."""
+        from studio.media.video_io import probe_video
+
+        facts = probe_video(path)
+        frames = max(1, int(round(facts.duration * self.timeline.rate)))
+        return self.edit("Re-render shot", lambda tl: tl.replace_media(index, path, frames, **metadata))
+
+    def open_selected_graph(self) -> None:
+        shot = self._selected_shot()
+        if shot is None:
+            return
+        graph = shot.metadata.get("graph")
+        if not graph:
+            self._say(f"{shot.name} carries no graph (it was not rendered by the studio)")
+            return
+        self.open_graph_requested.emit(graph)
+
+    # ---- files and export ----------------------------------------------------------------
+    def choose_shots(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Add shots", "", VIDEO_FILTER)
+        for path in paths:
+            self.add_video(path)
+
+    def choose_soundtrack(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Soundtrack", "", AUDIO_FILTER)
+        if path:
+            self.set_soundtrack(path)
+
+    def choose_interchange(self) -> None:
+        from studio.timeline import available_formats, export_timeline
+        from studio.timeline.interchange import EXPORT_FORMATS
+
+        filters = {f"{fmt.upper()} (*{EXPORT_FORMATS[fmt][1]})": fmt for fmt in available_formats()}
+        path, chosen = QFileDialog.getSaveFileName(self, "Export cut", "cut.otio", ";;".join(filters))
+        if path:
+            try:
+                export_timeline(self.timeline, path, filters.get(chosen, "otio"))
+                self._say(f"wrote {path}")
+            except TimelineError as exc:
+                self._say(str(exc))
+
+    def choose_export(self) -> None:
+        from studio.media.video_io import CODECS
+
+        dialog = ExportDialog(self.timeline, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            options = dialog.options()
+            suffix = CODECS[options["codec"]].suffix  # the container follows the codec
+            path, _ = QFileDialog.getSaveFileName(self, "Export film", f"film{suffix}", f"Video (*{suffix})")
+            if path:
+                self.export_film(str(Path(path).with_suffix(suffix)), **options)
+
+    def export_film(self, path: str | Path, **options: Any) -> None:
+        """Render the cut in the background; ``film_exported`` fires when it is written."""
+        if self._export is not None:
+            self._say("an export is already running")
+            return
+        options.setdefault("width", 1280)
+        options.setdefault("height", 720)
+        thread, job = QThread(self), FilmExport(self.timeline.copy(), Path(path), options)
+        job.moveToThread(thread)
+        thread.started.connect(job.run)
+        job.progressed.connect(self._export_progress, Qt.ConnectionType.QueuedConnection)
+        job.finished.connect(self._export_done, Qt.ConnectionType.QueuedConnection)
+        job.failed.connect(self._export_failed, Qt.ConnectionType.QueuedConnection)
+        self._export = (thread, job)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.cancel_button.show()
+        thread.start()
+
+    def cancel_export(self) -> None:
+        if self._export is not None:
+            self._export[1].cancelled = True
+
+    def _export_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+
+    def _export_done(self, video: Any) -> None:
+        self._end_export()
+        self._say(f"film written: {video.path} ({video.duration:.1f} s)")
+        self.film_exported.emit(video)
+
+    def _export_failed(self, reason: str) -> None:
+        self._end_export()
+        self._say(reason)
+
+    def _end_export(self) -> None:
+        if self._export is not None:
+            thread, _job = self._export
+            thread.quit()
+            thread.wait()
+            self._export = None
+        self.progress.hide()
+        self.cancel_button.hide()
+
+    def shutdown(self) -> None:
+        self.cancel_export()
+        self._end_export()
+
+    # ---- project persistence -------------------------------------------------------------
+    def to_document(self) -> dict[str, Any] | None:
+        """The timeline as plain JSON for the project file (None when empty)."""
+        if not len(self.timeline) and self.timeline.soundtrack() is None:
+            return None
+        return json.loads(self.timeline.to_json())
+
+    def load_document(self, data: Any) -> None:
+        if not data:
+            self.set_timeline(Timeline())
+            return
+        try:
+            self.set_timeline(Timeline.from_json(json.dumps(data)))
+        except TimelineError as exc:
+            self._say(f"the project's timeline could not be read: {exc}")
+
+    # ---- drops and helpers ---------------------------------------------------------------
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.add_video(url.toLocalFile())
+        event.acceptProposedAction()
+
+    def _select(self, index: int) -> None:
+        self.selected = index
+
+    def _selected_shot(self) -> Any:
+        shots = self.timeline.shots()
+        if self.selected is None or self.selected >= len(shots):
+            self._say("select a shot first")
+            return None
+        return shots[self.selected]
+
+    def _show_status(self) -> None:
+        shots, frames = len(self.timeline), self.timeline.duration()
+        offline = len(self.timeline.offline_shots())
+        text = f"{shots} shot(s), {frames / self.timeline.rate:.1f} s"
+        if offline:
+            text += f" — {offline} offline (file missing; kept, not dropped)"
+        self.status.setText(text)
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.message.emit(text)
+
+
+class ExportDialog(QDialog):
+    """Film size, fit and codec for an export."""
+
+    def __init__(self, timeline: Timeline, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export film")
+        shots = timeline.shots()
+        first = shots[0].metadata.get("settings", {}) if shots else {}
+        self.width_box, self.height_box = QSpinBox(), QSpinBox()
+        for box, value in ((self.width_box, first.get("width", 1280)), (self.height_box, first.get("height", 720))):
+            box.setRange(16, 8192)
+            box.setSingleStep(2)
+            box.setValue(int(value))
+        self.fit = QComboBox()
+        self.fit.addItems(["letterbox", "scale"])
+        self.codec = QComboBox()
+        self.codec.addItems(["h264", "h265", "vp9", "av1", "prores"])
+        form = QFormLayout(self)
+        form.addRow("Width", self.width_box)
+        form.addRow("Height", self.height_box)
+        form.addRow("Fit", self.fit)
+        form.addRow("Codec", self.codec)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "width": self.width_box.value(),
+            "height": self.height_box.value(),
+            "fit": self.fit.currentText(),
+            "codec": self.codec.currentText(),
+        }
