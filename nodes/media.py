@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
+from nodes.outputs import graph_metadata, write_numbered
 from studio.engine.context import NodeError
-from studio.files import UnsafePathError, atomic_path, numbered_path
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
 from studio.media.types import Audio, VideoFile
@@ -116,34 +116,26 @@ def mux_audio_node(
 ) -> dict:
     from studio.media.errors import MediaError
     from studio.media.mux import mux_audio
-    from studio.media.video_io import GRAPH_TAG, probe_video
+    from studio.media.video_io import probe_video
 
     if audio is None:
         raise NodeError("audio: nothing arrived (the source has no audio track)")
-    metadata = {}
-    if ctx.graph_document is not None:  # the graph that made this file, mux step included
-        metadata[GRAPH_TAG] = json.dumps(ctx.graph_document, separators=(",", ":"), ensure_ascii=False)
-    suffix = video.path.suffix.lower()
-    for _attempt in range(100):
-        try:
-            target = numbered_path(ctx.output_dir, filename_prefix, suffix)
-        except UnsafePathError as exc:
-            raise NodeError(f"filename_prefix {exc}") from None
-        try:
-            with atomic_path(target, overwrite=False) as tmp:
-                mux_audio(
-                    video.path,
-                    tmp,
-                    audio,
-                    offset=offset,
-                    fit=fit,
-                    fade_out=fade_out,
-                    metadata=metadata,
-                    check_cancelled=ctx.check_cancelled,
-                )
-        except FileExistsError:
-            continue  # another writer took this number meanwhile: take the next one
-        except MediaError as exc:
-            raise NodeError(str(exc)) from None
-        return {"video": probe_video(target)}
-    raise NodeError(f"filename_prefix: no free file name for {filename_prefix!r}")
+    metadata = graph_metadata(ctx)  # the graph that made this file, mux step included
+
+    def write(tmp: Path) -> None:
+        mux_audio(
+            video.path,
+            tmp,
+            audio,
+            offset=offset,
+            fit=fit,
+            fade_out=fade_out,
+            metadata=metadata,
+            check_cancelled=ctx.check_cancelled,
+        )
+
+    try:
+        target = write_numbered(ctx, filename_prefix, video.path.suffix.lower(), write)
+    except MediaError as exc:
+        raise NodeError(str(exc)) from None
+    return {"video": probe_video(target)}

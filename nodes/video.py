@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
+from nodes.outputs import graph_metadata, write_numbered
 from studio.engine.context import NodeError
-from studio.files import UnsafePathError, atomic_path, numbered_path
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
 from studio.media.types import Audio, Frames
@@ -31,39 +31,32 @@ def save_video(
     ctx, *, frames: Frames, audio: Audio | None, filename_prefix: str, fps: float, codec: str, crf: int
 ) -> dict:
     from studio.media.errors import MediaError
-    from studio.media.video_io import CODECS, GRAPH_TAG, probe_video, write_video
+    from studio.media.video_io import CODECS, probe_video, write_video
 
     spec = CODECS[codec]
     if frames.count == 0:
         raise NodeError("frames: the clip has no frames to save")
     if fps:
         frames = Frames(frames.array, fps)
-    metadata = {}
-    if ctx.graph_document is not None:
-        metadata[GRAPH_TAG] = json.dumps(ctx.graph_document, separators=(",", ":"), ensure_ascii=False)
-    for _attempt in range(100):
-        try:
-            target = numbered_path(ctx.output_dir, filename_prefix, spec.suffix)
-        except UnsafePathError as exc:
-            raise NodeError(f"filename_prefix {exc}") from None
-        try:
-            with atomic_path(target, overwrite=False) as tmp:
-                write_video(
-                    tmp,
-                    frames,
-                    codec=codec,
-                    crf=crf,
-                    audio=audio,
-                    metadata=metadata,
-                    check_cancelled=ctx.check_cancelled,
-                    progress=ctx.progress,
-                )
-        except FileExistsError:
-            continue  # another writer took this number meanwhile: take the next one
-        except (MediaError, av_errors()) as exc:
-            raise NodeError(f"codec {codec}: encoding failed ({exc})") from None
-        return {"video": probe_video(target)}
-    raise NodeError(f"could not find a free file name for {filename_prefix!r}")
+    metadata = graph_metadata(ctx)
+
+    def write(tmp: Path) -> None:
+        write_video(
+            tmp,
+            frames,
+            codec=codec,
+            crf=crf,
+            audio=audio,
+            metadata=metadata,
+            check_cancelled=ctx.check_cancelled,
+            progress=ctx.progress,
+        )
+
+    try:
+        target = write_numbered(ctx, filename_prefix, spec.suffix, write)
+    except (MediaError, av_errors()) as exc:
+        raise NodeError(f"codec {codec}: encoding failed ({exc})") from None
+    return {"video": probe_video(target)}
 
 
 def av_errors() -> type[Exception]:

@@ -116,3 +116,8 @@ def test_groups_can_be_added_changed_and_removed():
     assert g.groups[0].title == "Decode"
     group, index = g.remove_group("g1")
     assert group.id == "g1" and index == 0 and g.groups == []
+
+
+def test_reaches_follows_links_downstream_only():
+    g = make()
+    assert g.reaches("a", "c") and not g.reaches("c", "a") and not g.reaches("a", "a")

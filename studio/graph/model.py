@@ -117,6 +117,23 @@ class Graph:
     def links_of(self, node_id: str) -> list[Link]:
         return [lk for lk in self.links if lk.from_node == node_id or lk.to_node == node_id]
 
+    def reaches(self, start: str, goal: str) -> bool:
+        """Whether following links downstream from ``start`` arrives at ``goal`` (a link from
+        ``goal`` to ``start`` would then close a cycle)."""
+        children: dict[str, list[str]] = {}
+        for link in self.links:
+            children.setdefault(link.from_node, []).append(link.to_node)
+        seen: set[str] = set()
+        stack = list(children.get(start, ()))
+        while stack:
+            current = stack.pop()
+            if current == goal:
+                return True
+            if current not in seen:
+                seen.add(current)
+                stack.extend(children.get(current, ()))
+        return False
+
     def unique_id(self, prefix: str) -> str:
         """A node id not used yet, derived from ``prefix`` (``sampler``, ``sampler2``, ...)."""
         base = re.sub(r"[^0-9A-Za-z_]+", "_", prefix).strip("_").lower() or "node"

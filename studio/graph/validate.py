@@ -181,21 +181,8 @@ def _check_cycles(graph: Graph) -> list[Problem]:
     if not stuck:
         return []
     # Only nodes that reach themselves are on a cycle; the rest merely sit downstream of one.
-    on_cycle = [n for n in stuck if _reaches(children, n, n)]
+    on_cycle = [n for n in stuck if graph.reaches(n, n)]
     return [
         Problem(f"is part of a cycle ({' -> '.join(on_cycle)}); links must not loop back", n, graph.node(n).type)
         for n in on_cycle[:1]
     ] + [Problem("is part of the same cycle", n, graph.node(n).type) for n in on_cycle[1:]]
-
-
-def _reaches(children: dict[str, list[str]], start: str, goal: str) -> bool:
-    seen: set[str] = set()
-    stack = list(children[start])
-    while stack:
-        current = stack.pop()
-        if current == goal:
-            return True
-        if current not in seen:
-            seen.add(current)
-            stack.extend(children[current])
-    return False

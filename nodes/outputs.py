@@ -1,0 +1,39 @@
+"""Writing a node's output file: numbered, confined to the output folder, atomic, carrying its graph."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from studio.engine.context import NodeError, RunContext
+from studio.files import UnsafePathError, atomic_path, numbered_path
+
+
+def graph_metadata(ctx: RunContext) -> dict[str, str]:
+    """Container tags holding the graph being run, so the file can restore it."""
+    from studio.media.video_io import GRAPH_TAG
+
+    if ctx.graph_document is None:
+        return {}
+    return {GRAPH_TAG: json.dumps(ctx.graph_document, separators=(",", ":"), ensure_ascii=False)}
+
+
+def write_numbered(ctx: RunContext, filename_prefix: str, suffix: str, write: Callable[[Path], None]) -> Path:
+    """Call ``write(temporary_path)`` and move the result to the next free ``<prefix>_NNNNN<suffix>``.
+
+    The prefix must stay inside the output folder; a failed or cancelled ``write`` leaves no
+    file; an existing file is never overwritten (another writer taking a number is retried).
+    """
+    for _attempt in range(100):
+        try:
+            target = numbered_path(ctx.output_dir, filename_prefix, suffix)
+        except UnsafePathError as exc:
+            raise NodeError(f"filename_prefix {exc}") from None
+        try:
+            with atomic_path(target, overwrite=False) as tmp:
+                write(tmp)
+        except FileExistsError:
+            continue
+        return target
+    raise NodeError(f"filename_prefix: no free file name for {filename_prefix!r}")
