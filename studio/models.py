@@ -20,6 +20,7 @@ PIPELINE_FAMILIES = {
     "StableDiffusionXLPipeline": "sdxl",
     "StableDiffusionXLImg2ImgPipeline": "sdxl",
     "AnimateDiffPipeline": "animatediff",
+    "AnimateDiffVideoToVideoPipeline": "animatediff",
     "WanPipeline": "wan",
     "WanImageToVideoPipeline": "wan",
     "LTXPipeline": "ltx",
@@ -81,12 +82,12 @@ def family_of_file(path: Path) -> str:
     except (OSError, ValueError):
         return "unknown"
     joined = set(keys)
+    if any("motion_modules" in k for k in joined):  # motion modules, alone or merged into an SD UNet
+        return "animatediff"
     if any(k.startswith("conditioner.embedders.1") for k in joined):
         return "sdxl"
     if any(k.startswith("model.diffusion_model.input_blocks") for k in joined):
         return "sd15"
-    if any("motion_modules" in k for k in joined):
-        return "animatediff"
     if any(k.startswith(("patch_embedding", "model.diffusion_model.patch_embedding")) for k in joined):
         return "wan"
     return "unknown"

@@ -19,10 +19,27 @@ def sd_folder(tmp_path_factory):
     return build_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
 
 
-def _load(registry, path, **settings):
+def _load(registry, path, config="", **settings):
     spec = registry["LoadModel"]
     ctx = make_context("LoadModel", settings=RunSettings(**settings))
-    return spec.compute(ctx, path=str(path), family="auto", dtype="auto", offload="none")["model"]
+    return spec.compute(ctx, path=str(path), family="auto", dtype="auto", offload="none", config=config)["model"]
+
+
+def _ldm_checkpoint(path, keys):
+    """A .safetensors file with tensor names in the original (LDM) single-file layout."""
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({key: torch.zeros(2, 2) for key in keys}, str(path))
+    return path
+
+
+SD15_KEYS = (
+    "model.diffusion_model.input_blocks.0.0.weight",
+    "model.diffusion_model.output_blocks.11.0.skip_connection.weight",
+    "first_stage_model.encoder.conv_in.weight",
+    "cond_stage_model.transformer.text_model.embeddings.token_embedding.weight",
+)
 
 
 def test_relative_path_is_found_in_a_model_folder(registry, sd_folder):
@@ -40,7 +57,7 @@ def test_unsupported_pipeline_names_what_was_found(registry, tmp_path):
     folder = tmp_path / "flux"
     folder.mkdir()
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
-    with pytest.raises(NodeError, match=r"FluxPipeline; supported families: sd15, wan"):
+    with pytest.raises(NodeError, match=r"FluxPipeline; supported families: animatediff, sd15, sdxl, wan"):
         _load(registry, folder)
 
 
@@ -102,3 +119,85 @@ def test_the_catalogue_imports_no_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_family_choices_list_every_supported_family(registry):
+    family = next(p for p in registry["LoadModel"].params if p.name == "family")
+    assert family.choices == ("auto", "animatediff", "sd15", "sdxl", "wan")
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("StableDiffusionXLPipeline", "sdxl"),
+        ("AnimateDiffPipeline", "animatediff"),
+        ("AnimateDiffVideoToVideoPipeline", "animatediff"),
+        ("WanPipeline", "wan"),
+    ],
+)
+def test_family_is_told_from_model_index(tmp_path, name, family):
+    from nodes.diffusion.loading import detect_family
+
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": name}))
+    assert detect_family(tmp_path) == family
+
+
+def test_single_file_without_a_local_config_fails_fast_and_says_what_to_do(registry, tmp_path, monkeypatch):
+    import time
+
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    checkpoint = _ldm_checkpoint(tmp_path / "dreamy.safetensors", SD15_KEYS)
+    started = time.monotonic()
+    with pytest.raises(NodeError) as error:
+        _load(registry, checkpoint)
+    assert time.monotonic() - started < 20
+    message = str(error.value)
+    assert "dreamy.safetensors" in message and "stable-diffusion-v1-5/stable-diffusion-v1-5" in message
+    assert "nothing is downloaded" in message and "config" in message and "dreamy/" in message
+
+
+def test_single_file_takes_its_config_from_a_local_diffusers_folder(registry, sd_folder, tmp_path, monkeypatch):
+    """With config set (or a folder named after the file beside it) diffusers gets that folder and
+    local_files_only; it never looks elsewhere. (These placeholder weights then fail to convert.)"""
+    import diffusers
+
+    seen = []
+
+    def fake_from_single_file(cls, path, **kwargs):
+        seen.append((path, kwargs))
+        return cls.from_pretrained(kwargs["config"], local_files_only=True)
+
+    monkeypatch.setattr(diffusers.StableDiffusionPipeline, "from_single_file", classmethod(fake_from_single_file))
+    checkpoint = _ldm_checkpoint(tmp_path / "dreamy.safetensors", SD15_KEYS)
+    model = _load(registry, checkpoint, config=str(sd_folder))
+    assert model.family == "sd15"
+    assert seen[-1][0] == str(checkpoint)
+    assert seen[-1][1]["config"] == str(sd_folder) and seen[-1][1]["local_files_only"] is True
+
+    shutil.copytree(sd_folder, tmp_path / "dreamy")  # the sidecar folder
+    _load(registry, checkpoint)
+    assert seen[-1][1]["config"] == str(tmp_path / "dreamy")
+
+
+def test_single_file_with_config_reaches_diffusers_and_reports_its_error(registry, sd_folder, tmp_path):
+    checkpoint = _ldm_checkpoint(tmp_path / "broken.safetensors", SD15_KEYS)
+    with pytest.raises(NodeError, match=r"could not load .*broken.safetensors"):
+        _load(registry, checkpoint, config=str(sd_folder))
+
+
+def test_bad_config_folder_is_named(registry, tmp_path, sd_folder):
+    checkpoint = _ldm_checkpoint(tmp_path / "dreamy.safetensors", SD15_KEYS)
+    with pytest.raises(NodeError, match=r"config .* is not a diffusers model folder"):
+        _load(registry, checkpoint, config=str(tmp_path))
+    with pytest.raises(NodeError, match=r"config is only for single .safetensors files"):
+        _load(registry, sd_folder, config=str(sd_folder))
+
+
+def test_single_file_of_a_family_without_single_file_support_says_so(registry, tmp_path):
+    checkpoint = _ldm_checkpoint(tmp_path / "wan-transformer.safetensors", ("patch_embedding.weight",))
+    with pytest.raises(
+        NodeError, match=r"wan-transformer.safetensors: Wan 2.1/2.2 models cannot be loaded from a single"
+    ):
+        _load(registry, checkpoint)

@@ -207,3 +207,89 @@ def build_wan(folder: Path) -> Path:
 
     WanPipeline(**wan_components()).save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+def build_animatediff(folder: Path) -> Path:
+    """Save a tiny AnimateDiffPipeline (the tiny SD 1.x UNet plus a tiny MotionAdapter) to ``folder``."""
+    import torch
+    from diffusers import AnimateDiffPipeline, MotionAdapter
+
+    parts = sd_components()
+    torch.manual_seed(0)
+    adapter = MotionAdapter(
+        block_out_channels=(4, 8),
+        motion_layers_per_block=1,
+        motion_norm_num_groups=2,
+        motion_num_attention_heads=2,
+        motion_max_seq_length=16,
+    ).eval()
+    keep = ("unet", "scheduler", "vae", "text_encoder", "tokenizer", "feature_extractor", "image_encoder")
+    pipe = AnimateDiffPipeline(**{k: parts[k] for k in keep}, motion_adapter=adapter)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def sdxl_components(*, channels: tuple[int, int] = (4, 8), sample_size: int = 16, hidden: int = 16):
+    """The components of a tiny Stable Diffusion XL base model (two CLIP encoders, pooled + time ids)."""
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, UNet2DConditionModel
+
+    time_dim = 8
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=channels,
+        layers_per_block=1,
+        sample_size=sample_size,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=time_dim,
+        transformer_layers_per_block=(1, 2),
+        projection_class_embeddings_input_dim=6 * time_dim + hidden,
+        cross_attention_dim=2 * hidden,
+        norm_num_groups=2,
+    ).eval()
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="leading",
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKL(
+        block_out_channels=list(channels),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        latent_channels=4,
+        norm_num_groups=2,
+        sample_size=sample_size * 2,
+        scaling_factor=0.13025,
+    ).eval()
+    tokenizer = clip_tokenizer()
+    tokenizer_2 = clip_tokenizer()
+    return {
+        "unet": unet,
+        "scheduler": scheduler,
+        "vae": vae,
+        "text_encoder": _clip_text_encoder(tokenizer, hidden, seed=0),
+        "text_encoder_2": _clip_text_encoder(tokenizer_2, hidden, projection=True, seed=1),
+        "tokenizer": tokenizer,
+        "tokenizer_2": tokenizer_2,
+        "image_encoder": None,
+        "feature_extractor": None,
+    }
+
+
+def build_sdxl(folder: Path, **kwargs) -> Path:
+    """Save a tiny StableDiffusionXLPipeline to ``folder`` and return it."""
+    from diffusers import StableDiffusionXLPipeline
+
+    StableDiffusionXLPipeline(**sdxl_components(**kwargs)).save_pretrained(folder, safe_serialization=True)
+    return folder

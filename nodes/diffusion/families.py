@@ -128,6 +128,11 @@ class Family:
     def encode_text(self, model: ModelHandle, text: str) -> dict[str, Any]:
         raise NotImplementedError
 
+    def unconditional(self, model: ModelHandle, positive: Conditioning) -> dict[str, Any] | None:
+        """The negative embeddings when the Sampler's negative is unconnected, where the pipeline does not
+        encode the empty prompt (SDXL's zeros); None: encode the empty prompt."""
+        return None
+
     def empty_latent(self, model: ModelHandle, width: int, height: int, frames: int, batch: int) -> Latent:
         import torch
 
@@ -196,10 +201,26 @@ class StableDiffusion(Family):
         from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 
         posterior = DiagonalGaussianDistribution(latent.posterior.to(device=device, dtype=dtype))
-        config = model.pipeline.vae.config
+        return self._to_diffusion(model.pipeline.vae, posterior.sample(generator=generator))
+
+    def _to_diffusion(self, vae: Any, drawn: Any) -> Any:
+        """VAE latents → the diffusion space, as the image-to-image pipeline's ``prepare_latents`` scales them."""
+        config = vae.config
         shift = getattr(config, "shift_factor", None) or 0.0
-        drawn = posterior.sample(generator=generator)
         return (drawn - shift) * config.scaling_factor if shift else config.scaling_factor * drawn
+
+    def _to_vae(self, vae: Any, latents: Any) -> Any:
+        """Diffusion latents → what the VAE decodes."""
+        config = vae.config
+        shift = getattr(config, "shift_factor", None) or 0.0
+        return latents / config.scaling_factor + shift
+
+    def _processor(self, pipe: Any) -> Any:
+        processor = getattr(pipe, "image_processor", None)
+        return processor if processor is not None else pipe.video_processor
+
+    def _before_loop(self, scheduler: Any, from_noise: bool) -> None:
+        """Scheduler set-up the pipeline does right before its denoising loop (none for SD 1.x)."""
 
     def sample(self, model: ModelHandle, job: SampleJob) -> Any:
         import torch
@@ -233,7 +254,10 @@ class StableDiffusion(Family):
                 timestep_cond = pipe.get_guidance_scale_embedding(
                     scale, embedding_dim=pipe.unet.config.time_cond_proj_dim
                 ).to(device=device, dtype=latents.dtype)
-            added = self._added_cond(pipe, job, n, cfg_on, device, dtype)
+            added = self._added_cond(
+                pipe, job, n, cfg_on, device, dtype, (h * pipe.vae_scale_factor, w * pipe.vae_scale_factor)
+            )
+            self._before_loop(scheduler, job.from_noise)
             total = len(timesteps)
             for i, t in enumerate(timesteps):
                 model_input = torch.cat([latents] * 2) if cfg_on else latents
@@ -256,7 +280,10 @@ class StableDiffusion(Family):
                 job.on_step(i, total, lambda shown=shown: batch_to_frames(shown, f))
         return batch_to_frames(latents, f)
 
-    def _added_cond(self, pipe: Any, job: SampleJob, n: int, cfg_on: bool, device: Any, dtype: Any) -> Any:
+    def _added_cond(
+        self, pipe: Any, job: SampleJob, n: int, cfg_on: bool, device: Any, dtype: Any, size: tuple[int, int]
+    ) -> Any:
+        """Extra UNet conditioning (``added_cond_kwargs``); SD 1.x/2.x has none. ``size`` is (height, width) in pixels."""
         return None
 
     def decode(self, model: ModelHandle, latent: Latent, tiled: bool, check_cancelled: Callable[[], None]) -> Any:
@@ -265,15 +292,14 @@ class StableDiffusion(Family):
         pipe = model.pipeline
         vae = pipe.vae
         images = frames_to_batch(latent.samples)
-        config = vae.config
-        shift = getattr(config, "shift_factor", None) or 0.0
+        processor = self._processor(pipe)
         out = []
-        with vae_tiling(vae, tiled):
+        with vae_tiling(vae, tiled), self._vae_precision(vae) as vae_dtype:
             for start in range(0, images.shape[0], DECODE_CHUNK):
                 check_cancelled()
-                chunk = images[start : start + DECODE_CHUNK].to(device=pipe._execution_device, dtype=vae.dtype)
-                decoded = vae.decode(chunk / config.scaling_factor + shift, return_dict=False)[0]
-                pixels = pipe.image_processor.postprocess(decoded, output_type="np")
+                chunk = images[start : start + DECODE_CHUNK].to(device=pipe._execution_device, dtype=vae_dtype)
+                decoded = vae.decode(self._to_vae(vae, chunk), return_dict=False)[0]
+                pixels = processor.postprocess(decoded, output_type="np")
                 out.append(pixels.astype(np.float32, copy=False))
         return np.concatenate(out)
 
@@ -283,12 +309,215 @@ class StableDiffusion(Family):
         fmt = model.latent_format
         count, height, width, _ = frames.array.shape
         self.check_size(fmt, width, height, count)
-        image = pipe.image_processor.preprocess(_pixels_to_unit(frames.array))
-        image = image.to(device=pipe._execution_device, dtype=vae.dtype)
-        dist = vae.encode(image).latent_dist
-        shift = getattr(vae.config, "shift_factor", None) or 0.0
-        samples = (dist.mode() - shift) * vae.config.scaling_factor
+        image = self._processor(pipe).preprocess(_pixels_to_unit(frames.array))
+        with self._vae_precision(vae) as vae_dtype:
+            dist = vae.encode(image.to(device=pipe._execution_device, dtype=vae_dtype)).latent_dist
+        samples = self._to_diffusion(vae, dist.mode())
         return Latent(batch_to_frames(samples, count), fmt, posterior=dist.parameters, fps=frames.fps)
+
+    @contextmanager
+    def _vae_precision(self, vae: Any) -> Iterator[Any]:
+        """The dtype the VAE runs in: its own (SDXL upcasts a float16 VAE that would overflow)."""
+        yield vae.dtype
+
+
+class StableDiffusionXL(StableDiffusion):
+    """Stable Diffusion XL base: StableDiffusionXLPipeline and StableDiffusionXLImg2ImgPipeline.
+
+    Two text encoders (hidden states concatenated, pooled embeddings from the second) and
+    ``added_cond_kwargs`` with the pooled embeddings and the size/crop time ids. An unconnected
+    negative prompt is zeros when the model's ``force_zeros_for_empty_prompt`` says so, as in
+    diffusers. The invisible watermark diffusers adds when ``invisible-watermark`` is installed
+    is not applied. Refiner models (aesthetic-score time ids) are not supported.
+    """
+
+    name = "sdxl"
+    label = "Stable Diffusion XL"
+    pipeline_class = "StableDiffusionXLPipeline"
+    img2img_class = "StableDiffusionXLImg2ImgPipeline"
+
+    def encode_text(self, model: ModelHandle, text: str) -> dict[str, Any]:
+        pipe = model.pipeline
+        embeds, _, pooled, _ = pipe.encode_prompt(
+            text, device=pipe._execution_device, num_images_per_prompt=1, do_classifier_free_guidance=False
+        )
+        return {"prompt_embeds": embeds, "pooled_prompt_embeds": pooled}
+
+    def unconditional(self, model: ModelHandle, positive: Conditioning) -> dict[str, Any] | None:
+        if not getattr(model.pipeline.config, "force_zeros_for_empty_prompt", False):
+            return None
+        import torch
+
+        return {key: torch.zeros_like(value) for key, value in positive.tensors.items()}
+
+    def _added_cond(
+        self, pipe: Any, job: SampleJob, n: int, cfg_on: bool, device: Any, dtype: Any, size: tuple[int, int]
+    ) -> Any:
+        import torch
+
+        pooled = repeat_batch(job.positive.tensors["pooled_prompt_embeds"].to(device), n)
+        if cfg_on:
+            negative = repeat_batch(job.negative.tensors["pooled_prompt_embeds"].to(device), n)
+            pooled = torch.cat([negative, pooled])
+        encoder_2 = pipe.text_encoder_2
+        projection = int(pooled.shape[-1]) if encoder_2 is None else encoder_2.config.projection_dim
+        # original size, crop top-left (0, 0), target size: the pipelines' defaults for one size.
+        time_ids = pipe._get_add_time_ids(size, (0, 0), size, dtype=dtype, text_encoder_projection_dim=projection)
+        rows = 2 * n if cfg_on else n
+        return {"text_embeds": pooled.to(dtype), "time_ids": time_ids.to(device).repeat(rows, 1)}
+
+    def _initial_latents(self, model: ModelHandle, latent: Latent, generator: Any, device: Any, dtype: Any) -> Any:
+        if latent.posterior is None:
+            return super()._initial_latents(model, latent, generator, device, dtype)
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+        # Drawn in the dtype the VAE encoded in (float32 when a float16 VAE was upcast), then cast,
+        # as StableDiffusionXLImg2ImgPipeline.prepare_latents does.
+        posterior = DiagonalGaussianDistribution(latent.posterior.to(device=device))
+        return self._to_diffusion(model.pipeline.vae, posterior.sample(generator=generator).to(dtype))
+
+    def _before_loop(self, scheduler: Any, from_noise: bool) -> None:
+        # StableDiffusionXLPipeline sets it; the image-to-image pipeline's get_timesteps set its own.
+        if from_noise and hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(0)
+
+    def _latents_stats(self, vae: Any, like: Any) -> tuple[Any, Any] | None:
+        config = vae.config
+        mean = getattr(config, "latents_mean", None)
+        std = getattr(config, "latents_std", None)
+        if mean is None or std is None:
+            return None
+        import torch
+
+        channels = len(mean)
+        return (
+            torch.tensor(mean).view(1, channels, 1, 1).to(like.device, like.dtype),
+            torch.tensor(std).view(1, channels, 1, 1).to(like.device, like.dtype),
+        )
+
+    def _to_diffusion(self, vae: Any, drawn: Any) -> Any:
+        stats = self._latents_stats(vae, drawn)
+        if stats is None:
+            return vae.config.scaling_factor * drawn
+        mean, std = stats
+        return (drawn - mean) * vae.config.scaling_factor / std
+
+    def _to_vae(self, vae: Any, latents: Any) -> Any:
+        stats = self._latents_stats(vae, latents)
+        if stats is None:
+            return latents / vae.config.scaling_factor
+        mean, std = stats
+        return latents * std / vae.config.scaling_factor + mean
+
+    @contextmanager
+    def _vae_precision(self, vae: Any) -> Iterator[Any]:
+        import torch
+
+        if vae.dtype != torch.float16 or not vae.config.force_upcast:
+            yield vae.dtype
+            return
+        vae.to(dtype=torch.float32)  # SDXL's VAE overflows in float16, as the pipelines note
+        try:
+            yield torch.float32
+        finally:
+            vae.to(dtype=torch.float16)
+
+
+class AnimateDiff(StableDiffusion):
+    """AnimateDiff: an SD 1.x UNet with a MotionAdapter (UNetMotionModel), AnimateDiffPipeline and
+    AnimateDiffVideoToVideoPipeline for denoise < 1. Frames are denoised together, not folded into
+    the batch; the VAE still decodes them as images."""
+
+    name = "animatediff"
+    label = "AnimateDiff"
+    pipeline_class = "AnimateDiffPipeline"
+    video = True
+    default_fps = 8.0
+    v2v_chunk = 16  # AnimateDiffVideoToVideoPipeline's decode_chunk_size: frames per VAE posterior draw
+
+    def _max_frames(self, pipe: Any) -> int | None:
+        value = getattr(pipe.unet.config, "motion_max_seq_length", None)
+        return int(value) if value else None
+
+    def empty_latent(self, model: ModelHandle, width: int, height: int, frames: int, batch: int) -> Latent:
+        self._check_frames(model, frames)
+        return super().empty_latent(model, width, height, frames, batch)
+
+    def _check_frames(self, model: ModelHandle, frames: int) -> None:
+        limit = self._max_frames(model.pipeline)
+        if limit is not None and frames > limit:
+            raise NodeError(
+                f"frames must be at most {limit} for this {self.label} model (its motion modules' "
+                f"motion_max_seq_length), got {frames}"
+            )
+
+    def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
+        self._check_frames(model, frames.array.shape[0])
+        return super().encode_frames(model, frames)
+
+    def _video_initial_latents(
+        self, model: ModelHandle, latent: Latent, generator: Any, device: Any, dtype: Any
+    ) -> Any:
+        """[B, F, C, h, w] latents video-to-video starts from: drawn from the VAE posterior in chunks of
+        frames with the sampler's generator (as the pipeline's ``encode_video`` does), or the latent as it is."""
+        import torch
+
+        if latent.posterior is None:
+            return latent.samples.permute(0, 2, 1, 3, 4).to(device=device, dtype=dtype)
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+        parameters = latent.posterior.to(device=device, dtype=dtype)  # [frames, 2C, h, w]
+        drawn = [
+            DiagonalGaussianDistribution(parameters[i : i + self.v2v_chunk]).sample(generator=generator)
+            for i in range(0, parameters.shape[0], self.v2v_chunk)
+        ]
+        return self._to_diffusion(model.pipeline.vae, torch.cat(drawn).unsqueeze(0))
+
+    def sample(self, model: ModelHandle, job: SampleJob) -> Any:
+        import diffusers
+        import torch
+        from diffusers.pipelines.animatediff.pipeline_animatediff_video2video import retrieve_timesteps
+        from diffusers.utils.torch_utils import randn_tensor
+
+        pipe = model.pipeline
+        device = pipe._execution_device
+        b, c, f, h, w = job.latent.shape
+        cfg_on = job.cfg > 1.0
+        embeds = self._embeddings(job, b, cfg_on, device).repeat_interleave(repeats=f, dim=0)
+        scheduler = job.scheduler
+        with using_scheduler(pipe, scheduler):
+            if job.from_noise:
+                scheduler.set_timesteps(job.steps, device=device)
+                timesteps = scheduler.timesteps
+                s = pipe.vae_scale_factor
+                latents = pipe.prepare_latents(b, c, f, h * s, w * s, embeds.dtype, device, job.generator)
+            else:
+                v2v = diffusers.AnimateDiffVideoToVideoPipeline
+                timesteps, steps = retrieve_timesteps(scheduler, job.steps, device)
+                timesteps, steps = v2v.get_timesteps(pipe, steps, timesteps, job.denoise, device)
+                if steps == 0:
+                    raise NodeError(f"denoise {job.denoise:g} with {job.steps} steps leaves no step to run")
+                start = timesteps[:1].repeat(b)
+                init = self._video_initial_latents(model, job.latent, job.generator, device, pipe.dtype)
+                if init.shape[0] != b:
+                    init = repeat_batch(init, b)
+                noise = randn_tensor(init.shape, generator=job.generator, device=device, dtype=pipe.dtype)
+                latents = scheduler.add_noise(init, noise, start).permute(0, 2, 1, 3, 4)
+            extra = pipe.prepare_extra_step_kwargs(job.generator, 0.0)
+            total = len(timesteps)
+            for i, t in enumerate(timesteps):
+                model_input = torch.cat([latents] * 2) if cfg_on else latents
+                model_input = scheduler.scale_model_input(model_input, t)
+                noise_pred = pipe.unet(model_input, t, encoder_hidden_states=embeds, return_dict=False)[0]
+                if cfg_on:
+                    uncond, cond = noise_pred.chunk(2)
+                    noise_pred = uncond + job.cfg * (cond - uncond)
+                out = scheduler.step(noise_pred, t, latents, **extra, return_dict=True)
+                latents = out.prev_sample
+                shown = getattr(out, "pred_original_sample", None)
+                shown = latents if shown is None else shown
+                job.on_step(i, total, lambda shown=shown: shown)  # [B, C, F, h, w]: every frame
+        return latents
 
 
 class Wan(Family):
@@ -441,7 +670,9 @@ class Wan(Family):
         return Latent((latents - mean) * inv_std, fmt, fps=frames.fps)
 
 
-FAMILIES: dict[str, Family] = {family.name: family for family in (StableDiffusion(), Wan())}
+FAMILIES: dict[str, Family] = {
+    family.name: family for family in (StableDiffusion(), StableDiffusionXL(), AnimateDiff(), Wan())
+}
 
 
 def family_adapter(name: str) -> Family:

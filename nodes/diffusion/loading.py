@@ -3,6 +3,20 @@
 Folders load through ``from_pretrained`` and single ``.safetensors`` files through
 ``from_single_file``, always with ``local_files_only=True``: nothing is fetched, and a config
 diffusers would have to download is reported as an error instead of a hang.
+
+A single file holds only weights; diffusers builds the pipeline from a diffusers folder's
+configuration (``model_index.json``, each component's ``config.json`` and tokenizer files; no
+weights needed). We always hand it a local one, found in this order:
+
+1. LoadModel's ``config`` parameter (a local diffusers folder),
+2. a folder next to the file named after it (``dreamshaper.safetensors`` → ``dreamshaper/``)
+   holding ``model_index.json``, or the file's own folder when it holds one,
+3. the Hugging Face cache, when it already holds the configs of the repository diffusers would
+   use for this checkpoint (e.g. ``stable-diffusion-v1-5/stable-diffusion-v1-5``).
+
+Otherwise LoadModel fails at once, naming the file, the repository diffusers wanted and what to
+do. (diffusers itself would retry *with* downloads when ``local_files_only`` finds no cached
+config, so it is never left to look on its own.)
 """
 
 from __future__ import annotations
@@ -101,12 +115,18 @@ def check_folder(folder: Path, allow_pickle: bool) -> bool:
 
 @contextmanager
 def offline() -> Any:
-    """HF_HUB_OFFLINE for code that reads it at call time (and for any child process)."""
+    """HF_HUB_OFFLINE for code that reads it at call time (and for any child process), and
+    huggingface_hub's own flag, which it reads from the environment only when first imported."""
+    import huggingface_hub.constants as hub
+
     previous = os.environ.get("HF_HUB_OFFLINE")
+    previous_hub = hub.HF_HUB_OFFLINE
     os.environ["HF_HUB_OFFLINE"] = "1"
+    hub.HF_HUB_OFFLINE = True
     try:
         yield
     finally:
+        hub.HF_HUB_OFFLINE = previous_hub
         if previous is None:
             os.environ.pop("HF_HUB_OFFLINE", None)
         else:
@@ -114,13 +134,23 @@ def offline() -> Any:
 
 
 def load_model(
-    path: Path, *, family: str, dtype: str, offload: str, device: str, allow_pickle: bool, logger: Any
+    path: Path,
+    *,
+    family: str,
+    dtype: str,
+    offload: str,
+    device: str,
+    allow_pickle: bool,
+    logger: Any,
+    config: Path | None = None,
 ) -> ModelHandle:
     import torch
 
     adapter = family_adapter(family)
     torch_dtype = getattr(torch, dtype)
     cls = adapter.load_class()
+    if config is not None and path.is_dir():
+        raise NodeError(f"config is only for single .safetensors files, but path {path} is a folder; clear config")
     try:
         with offline():
             if path.is_dir():
@@ -129,7 +159,7 @@ def load_model(
                     path, dtype=torch_dtype, local_files_only=True, use_safetensors=None if pickled else True
                 )
             else:
-                pipe = _load_single_file(cls, path, torch_dtype, allow_pickle)
+                pipe = _load_single_file(cls, path, torch_dtype, allow_pickle, config, adapter.label)
     except NodeError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -167,20 +197,72 @@ def refuse_pickle(path: Path, allow_pickle: bool) -> None:
         )
 
 
-def _load_single_file(cls: Any, path: Path, torch_dtype: Any, allow_pickle: bool) -> Any:
+def check_config_folder(config: Path) -> Path:
+    """A config folder given to LoadModel: a local diffusers folder (configs suffice)."""
+    if not config.is_dir() or not (config / "model_index.json").is_file():
+        raise NodeError(
+            f"config {str(config)!r} is not a diffusers model folder (a folder with model_index.json); "
+            "point it at a local copy of the model's diffusers folder"
+        )
+    return config
+
+
+def sidecar_config(path: Path) -> Path | None:
+    """A diffusers folder next to a single file that describes it: ``<stem>/`` or the file's own folder."""
+    for folder in (path.with_suffix(""), path.parent):
+        if (folder / "model_index.json").is_file():
+            return folder
+    return None
+
+
+def _cached_config(checkpoint: Any) -> tuple[str, Path | None]:
+    """The repository diffusers would take this checkpoint's configs from, and its cached copy if any."""
+    try:
+        from diffusers.loaders.single_file_utils import fetch_diffusers_config
+        from huggingface_hub import snapshot_download
+
+        repo = fetch_diffusers_config(checkpoint)["pretrained_model_name_or_path"]
+    except Exception:  # noqa: BLE001 - an unrecognised checkpoint: nothing to look up
+        return "", None
+    try:
+        # The same files diffusers asks for (configs, tokenizer vocabularies), from the cache only.
+        patterns = ["**/*.json", "*.json", "*.txt", "**/*.txt", "**/*.model"]
+        return repo, Path(snapshot_download(repo, local_files_only=True, allow_patterns=patterns))
+    except Exception:  # noqa: BLE001 - not cached (or an unusable cache): reported by the caller
+        return repo, None
+
+
+def _load_single_file(
+    cls: Any, path: Path, torch_dtype: Any, allow_pickle: bool, config: Path | None = None, label: str = ""
+) -> Any:
     refuse_pickle(path, allow_pickle)
     if path.suffix not in PICKLE_SUFFIXES and path.suffix != ".safetensors":
         raise NodeError(f"{path.name}: expected a diffusers folder or a .safetensors file")
     if not hasattr(cls, "from_single_file"):
-        raise NodeError(f"{cls.__name__} cannot load single files; use a diffusers model folder")
-    try:
-        # diffusers loads pickled checkpoints with torch.load(weights_only=True).
-        return cls.from_single_file(str(path), dtype=torch_dtype, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        text = str(exc)
-        if "offline" in text.lower() or "local_files_only" in text or "cache" in text.lower():
+        raise NodeError(
+            f"{path.name}: {label or cls.__name__} models cannot be loaded from a single file "
+            f"({cls.__name__} has no from_single_file); use a diffusers model folder"
+        )
+    folder = check_config_folder(config) if config is not None else sidecar_config(path)
+    if folder is None:
+        from diffusers.loaders.single_file_utils import load_single_file_checkpoint
+
+        # Only to learn which repository diffusers would want (memory-mapped for .safetensors).
+        repo, folder = _cached_config(load_single_file_checkpoint(str(path), local_files_only=True))
+        if folder is None:
+            wanted = f"the configuration of {repo}" if repo else "a diffusers configuration for it"
             raise NodeError(
-                f"{path.name}: diffusers needs this model's config files, which are not available offline; "
-                "use a diffusers model folder instead"
-            ) from exc
-        raise
+                f"{path.name}: diffusers needs {wanted} to build the pipeline from this single file, and it "
+                "is not on this machine (nothing is downloaded). Set LoadModel's config to a local diffusers "
+                "folder of the same model (model_index.json and the config files are enough), or put that "
+                f"folder next to the file as {path.with_suffix('').name}/"
+            )
+    # A local config folder keeps diffusers from downloading; pickled checkpoints (when allowed)
+    # are read with torch.load(weights_only=True).
+    from diffusers.loaders.single_file_utils import SingleFileComponentError
+
+    try:
+        return cls.from_single_file(str(path), config=str(folder), dtype=torch_dtype, local_files_only=True)
+    except SingleFileComponentError as exc:  # e.g. a UNet-only file: a component's weights are missing
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NodeError(f"could not load {path}: {first}") from exc

@@ -63,12 +63,27 @@ def _same_family(model: ModelHandle, value: Any, port: str) -> None:
         ParamSpec(
             "offload", t.CHOICE, "none", choices=OFFLOAD, doc="keep parts of the model in CPU memory when VRAM is short"
         ),
+        ParamSpec(
+            "config",
+            t.PATH,
+            "",
+            directory=True,
+            doc="single .safetensors files only: a local diffusers folder of the same model whose configs "
+            "describe the file (model_index.json and config files suffice); empty: a folder named after "
+            "the file next to it, else the Hugging Face cache",
+        ),
     ],
     outputs=[OutputSpec("model", t.MODEL)],
 )
-def load_model_node(ctx, *, path: str, family: str, dtype: str, offload: str) -> dict:
+def load_model_node(ctx, *, path: str, family: str, dtype: str, offload: str, config: str = "") -> dict:
     resolved = resolve_path(path, ctx.settings.model_folders)
     refuse_pickle(resolved, ctx.settings.allow_pickle)
+    config_folder = None
+    if config.strip():
+        try:
+            config_folder = resolve_path(config, ctx.settings.model_folders)
+        except NodeError as exc:
+            raise NodeError(f"config: {exc}") from None
     detected = detect_family(resolved) if family == "auto" else family
     with torch_work("loading the model"):
         handle = load_model(
@@ -79,6 +94,7 @@ def load_model_node(ctx, *, path: str, family: str, dtype: str, offload: str) ->
             device=ctx.device,
             allow_pickle=ctx.settings.allow_pickle,
             logger=ctx.logger,
+            config=config_folder,
         )
     return {"model": handle}
 
@@ -157,9 +173,13 @@ def sampler(
     _same_family(model, positive, "positive")
     _same_family(model, latent, "latent")
     if negative is None:
-        negative = model.memo.get("empty_prompt")
-        if negative is None:
-            negative = model.memo["empty_prompt"] = _encode(model, "")
+        zeros = model.adapter.unconditional(model, positive)
+        if zeros is not None:
+            negative = Conditioning(model.family, "", zeros)
+        else:
+            negative = model.memo.get("empty_prompt")
+            if negative is None:
+                negative = model.memo["empty_prompt"] = _encode(model, "")
     else:
         _same_family(model, negative, "negative")
     fmt = latent.format
