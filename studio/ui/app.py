@@ -1,4 +1,8 @@
-"""Application start-up: builds the QApplication and the main window."""
+"""Application start-up: builds the QApplication, applies the theme and shows the main window.
+
+Nothing here imports torch or diffusers: the engine imports them on the first run, so the
+window appears fast.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,27 @@ import sys
 
 
 def run_app(argv: list[str]) -> int:
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from studio.settings import Settings
+    from studio.ui.qt_compat import check_binding
+
+    problem = check_binding()
+    if problem:
+        print(f"studio: {problem}", file=sys.stderr)
+        return 1
     from studio.ui.main_window import MainWindow
+    from studio.ui.theme import apply_theme
 
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("Studio")
     app.setOrganizationName("studio")
-    window = MainWindow()
-    if argv:
-        window.open_graph(argv[0])
+    settings = Settings.load()
+    apply_theme(app, settings.theme)
+    window = MainWindow(settings)
+    opened = bool(argv) and window.open_graph(argv[0])
     window.show()
+    if not opened:
+        QTimer.singleShot(0, window.offer_recovery)
     return app.exec()

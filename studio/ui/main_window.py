@@ -1,28 +1,376 @@
-"""The main window (a first version: shows the open graph's nodes; the editor comes next)."""
+"""MainWindow: the node editor in the middle, inspector and live preview on the right,
+output viewer, render queue, problems and history below."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QVBoxLayout, QWidget
+
+from studio.graph.registry import NodeRegistry
+from studio.graph.validate import errors, validate
+from studio.settings import Settings
+from studio.ui import clipboard, commands, theme
+from studio.ui.autosave import Autosaver, Recovery
+from studio.ui.document import DocumentController, example_graphs
+from studio.ui.history_strip import HistoryStrip
+from studio.ui.inspector import SEED_MODES_KEY, Inspector
+from studio.ui.node_adding import NodeAdding
+from studio.ui.output_viewer import OutputViewer
+from studio.ui.palette import NodePalette
+from studio.ui.preview_panel import PreviewPanel
+from studio.ui.problems_panel import ProblemsPanel
+from studio.ui.queue_panel import QueuePanel
+from studio.ui.run_controller import RunController
+from studio.ui.run_presenter import RunPresenter
+from studio.ui.scene import GraphScene
+from studio.ui.view import GraphView
+
+
+class Banner(QLabel):
+    """A notice over the canvas; a click dismisses it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("banner")
+        self.setToolTip("Click to dismiss")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def mousePressEvent(self, event: Any) -> None:  # noqa: N802
+        self.hide()
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        registry: NodeRegistry | None = None,
+        make_engine: Callable[[], Any] | None = None,
+    ) -> None:
         super().__init__()
-        self.setWindowTitle("Studio")
-        self.resize(1280, 800)
-        self.summary = QLabel("Open a graph file to see its nodes.\n\nRun graphs headless with: studio run GRAPH")
-        self.summary.setMargin(24)
-        self.setCentralWidget(self.summary)
-        self.graph = None
+        self.settings = settings or Settings.load()
+        if registry is None:
+            from studio.graph.registry import default_registry
 
-    def open_graph(self, path: str) -> None:
-        from studio.graph import GraphFileError, load_graph
+            registry = default_registry()
+        self.registry = registry
+        self.resize(1600, 1000)
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
-        try:
-            self.graph = load_graph(path)
-        except GraphFileError as exc:
-            QMessageBox.warning(self, "Cannot open graph", str(exc))
+        self.undo_stack = QUndoStack(self)
+        self.scene = GraphScene(registry, self.undo_stack, self)
+        self.view = GraphView(self.scene)
+        self.palette = NodePalette(registry, self)
+        self.banner = Banner()
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        self._banner_timer = QTimer(self, singleShot=True, interval=10_000, timeout=self.banner.hide)
+        central = QWidget()
+        central_layout = QVBoxLayout(central)
+        central_layout.setContentsMargins(0, 0, 0, 0)
+        central_layout.setSpacing(0)
+        central_layout.addWidget(self.banner)
+        central_layout.addWidget(self.view, 1)
+        self.setCentralWidget(central)
+
+        self.runs = RunController(make_engine or self._make_engine, self)
+        self.inspector = Inspector(self.scene, self.settings.model_paths())
+        self.preview = PreviewPanel()
+        self.viewer = OutputViewer()
+        self.queue_panel = QueuePanel(self.runs)
+        self.problems = ProblemsPanel()
+        self.history = HistoryStrip()
+        self.docks: dict[str, QDockWidget] = {}
+        self._build_docks()
+        self.document = DocumentController(self)
+        self.presenter = RunPresenter(self)
+        self.adding = NodeAdding(self)
+        self.autosaver = Autosaver(lambda: self.scene.graph, lambda: self.document.dirty, self._source, self)
+        self._validate_timer = QTimer(self, singleShot=True, interval=250, timeout=self.revalidate)
+        self._unsubscribe = lambda: None
+
+        self._build_actions()
+        self.scene.graph_replaced.connect(self._watch_graph)
+        self.scene.edit_refused.connect(lambda reason: self.statusBar().showMessage(f"Cannot connect: {reason}", 5000))
+        self.scene.link_dropped.connect(lambda port, pos: self.adding.open_palette(pos, port))
+        self.view.palette_requested.connect(lambda pos: self.adding.open_palette(pos))
+        self.view.customContextMenuRequested.connect(self.adding.context_menu)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+        self.problems.node_clicked.connect(self._focus_node)
+        self.history.output_chosen.connect(self.presenter.show_output)
+        self.history.graph_requested.connect(self._restore_output_graph)
+        self.undo_stack.cleanChanged.connect(self._update_title)
+        self.document.document_changed.connect(self._document_changed)
+        self.document.recent_changed.connect(self._fill_recent_menu)
+        self._watch_graph()
+        self._update_title()
+        self.statusBar().showMessage("Double-click the canvas or press Tab to add a node · Ctrl+Enter runs", 0)
+
+    def _make_engine(self) -> Any:
+        from studio.engine import Engine, RunSettings
+
+        s = self.settings
+        run_settings = RunSettings(
+            output_dir=s.output_path, model_folders=tuple(s.model_paths()), allow_pickle=s.allow_pickle
+        )
+        return Engine(s.device, registry=self.registry, settings=run_settings)
+
+    def _source(self) -> str:
+        return str(self.document.path or "")
+
+    # ---- layout ----------------------------------------------------------------------------
+    def _dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(key)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[key] = dock
+        return dock
+
+    def _build_docks(self) -> None:
+        right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
+        inspector = self._dock("inspector", "Inspector", self.inspector, right)
+        preview = self._dock("preview", "Live preview", self.preview, right)
+        self.splitDockWidget(inspector, preview, Qt.Orientation.Vertical)
+        output = self._dock("output", "Output", self.viewer, bottom)
+        history = self._dock("history", "History", self.history, bottom)
+        queue = self._dock("queue", "Render queue", self.queue_panel, bottom)
+        problems = self._dock("problems", "Problems", self.problems, bottom)
+        self.splitDockWidget(output, queue, Qt.Orientation.Horizontal)
+        self.tabifyDockWidget(queue, problems)
+        self.tabifyDockWidget(problems, history)
+        queue.raise_()
+        self.resizeDocks([inspector, preview], [430, 330], Qt.Orientation.Vertical)
+        self.resizeDocks([inspector], [430], Qt.Orientation.Horizontal)
+        self.resizeDocks([output], [330], Qt.Orientation.Vertical)
+        self.resizeDocks([output, queue], [650, 520], Qt.Orientation.Horizontal)
+
+    def show_problems(self) -> None:
+        self.docks["problems"].raise_()
+
+    def show_output_dock(self) -> None:
+        self.docks["output"].raise_()
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self._action(file_menu, "New", QKeySequence.StandardKey.New, self.document.new)
+        self._action(file_menu, "Open…", QKeySequence.StandardKey.Open, self.document.open_dialog)
+        self.recent_menu = file_menu.addMenu("Open recent")
+        self.examples_menu = file_menu.addMenu("Examples")
+        for path in example_graphs():
+            title = path.name.removesuffix(".graph.json").replace("_", " ").capitalize()
+            self.examples_menu.addAction(title, lambda p=path: self.document.open_example(p))
+        self.examples_menu.setEnabled(bool(example_graphs()))
+        file_menu.addSeparator()
+        self._action(file_menu, "Save", QKeySequence.StandardKey.Save, self.document.save)
+        self._action(file_menu, "Save as…", QKeySequence("Ctrl+Shift+S"), lambda: self.document.save_as())
+        file_menu.addSeparator()
+        self._action(file_menu, "Settings…", QKeySequence("Ctrl+,"), self.open_settings)
+        self._action(file_menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
+        self._fill_recent_menu()
+
+        edit = menu.addMenu("&Edit")
+        undo = self.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcut(QKeySequence.StandardKey.Undo)
+        redo = self.undo_stack.createRedoAction(self, "Redo")
+        redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Shift+Z")])
+        edit.addActions([undo, redo])
+        edit.addSeparator()
+        canvas = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        self._action(edit, "Add node…", QKeySequence("Shift+A"), lambda: self.adding.open_palette(), canvas)
+        self._action(edit, "Copy", QKeySequence.StandardKey.Copy, lambda: clipboard.copy_selection(self.scene), canvas)
+        self._action(edit, "Paste", QKeySequence.StandardKey.Paste, self.adding.paste, canvas)
+        self._action(edit, "Duplicate", QKeySequence("Ctrl+D"), lambda: clipboard.duplicate(self.scene), canvas)
+        self._action(
+            edit,
+            "Delete",
+            [QKeySequence.StandardKey.Delete, QKeySequence("Backspace")],
+            self.scene.delete_selected,
+            canvas,
+        )
+        self._action(edit, "Select all", QKeySequence.StandardKey.SelectAll, self.adding.select_all, canvas)
+        self._action(
+            edit, "Group selection", QKeySequence("Ctrl+G"), lambda: clipboard.group_selection(self.scene), canvas
+        )
+
+        view = menu.addMenu("&View")
+        self._action(view, "Fit all", QKeySequence("F"), self.view.fit_all, canvas)
+        self._action(view, "Zoom in", QKeySequence.StandardKey.ZoomIn, lambda: self.view.zoom_by(1.25))
+        self._action(view, "Zoom out", QKeySequence.StandardKey.ZoomOut, lambda: self.view.zoom_by(0.8))
+        view.addSeparator()
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+
+        run = menu.addMenu("&Run")
+        self.run_action = self._action(run, "Run", [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")], self.run)
+        self.cancel_action = self._action(run, "Cancel", QKeySequence("Esc"), lambda: self.runs.cancel())
+        self.run_action.setToolTip("Queue the graph for rendering (Ctrl+Enter)")
+
+        bar = self.addToolBar("Main")
+        bar.setObjectName("main-toolbar")
+        bar.setMovable(False)
+        for action in (self.run_action, self.cancel_action):
+            bar.addAction(action)
+        bar.widgetForAction(self.run_action).setObjectName("run-button")
+        bar.addSeparator()
+        bar.addActions([undo, redo])
+        bar.addSeparator()
+        bar.addAction("Fit", self.view.fit_all)
+        bar.addAction("Add node", lambda: self.adding.open_palette())
+
+    def _action(self, menu: QMenu, text: str, keys: Any, slot: Callable, context: Any = None) -> QAction:
+        action = QAction(text, self)
+        action.setShortcuts(keys if isinstance(keys, list) else [keys])
+        if context is not None:
+            action.setShortcutContext(context)
+            self.view.addAction(action)
+        action.triggered.connect(lambda checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.document.recent:
+            self.recent_menu.addAction(path, lambda p=path: self.document.open_path(p))
+        self.recent_menu.setEnabled(bool(self.document.recent))
+
+    # ---- state display -----------------------------------------------------------------------
+    def _watch_graph(self) -> None:
+        self._unsubscribe()
+        self._unsubscribe = self.scene.graph.subscribe(self._graph_edited)
+        self.revalidate()
+
+    def _graph_edited(self, change: Any) -> None:
+        self._validate_timer.start()
+        if change.kind not in ("node_moved", "group_changed", "meta_changed") and not self.runs.busy:
+            self.scene.clear_states()  # "done" or "failed" no longer describes the edited graph
+
+    def revalidate(self) -> list[Any]:
+        problems = validate(self.scene.graph, self.registry) if len(self.scene.graph) else []
+        self.scene.set_problems(problems)
+        self.problems.set_problems(problems)
+        self.view.minimap.update()
+        return problems
+
+    def _update_title(self, *args: Any) -> None:
+        self.setWindowTitle(f"{self.document.name}[*] — Studio")
+        self.setWindowModified(self.document.dirty)
+
+    def _document_changed(self) -> None:
+        self._update_title()
+        self.view.fit_all()
+        self.revalidate()
+
+    def notify(self, text: str, level: str = "info") -> None:
+        """Tell the user something without blocking: a banner over the canvas, and the status bar."""
+        self.statusBar().showMessage(text, 8000)
+        if level == "status":
             return
-        lines = [f"{n.id}  ({n.type})" for n in self.graph.nodes]
-        self.setWindowTitle(f"{self.graph.meta.get('title') or path} — Studio")
-        self.summary.setText("\n".join(lines))
+        self.last_notice = (level, text)
+        colors = {"error": ("#5c1f1f", "#ffd6d6"), "warning": ("#5a4a1c", "#ffe9a8"), "info": ("#1f3a5c", "#d6e8ff")}
+        background, foreground = colors.get(level, colors["info"])
+        self.banner.setStyleSheet(f"background: {background}; color: {foreground};")
+        self.banner.setText(text)
+        self.banner.show()
+        if level == "info":
+            self._banner_timer.start()
+        else:
+            self._banner_timer.stop()
+
+    def _focus_node(self, node_id: str) -> None:
+        if node_id in self.scene.node_items:
+            self.scene.select_nodes([node_id])
+            self.view.centerOn(self.scene.node_items[node_id])
+
+    # ---- running -------------------------------------------------------------------------------
+    def run(self) -> Any:
+        """Validate, then queue the graph; returns the job, or None when problems stop it."""
+        graph = self.scene.graph
+        problems = self.revalidate()
+        blocking = errors(problems)
+        if blocking:
+            self.notify(f"Fix {len(blocking)} problem(s) before running: {blocking[0]}", "error")
+            self.show_problems()
+            return None
+        title = graph.meta.get("title") or self.document.name
+        job = self.runs.submit(graph, title=title, output_dir=self.settings.output_path)
+        self.presenter.graphs[job.id] = job.graph
+        advance = commands.next_seeds_command(graph, self.registry, graph.meta.get(SEED_MODES_KEY))
+        if advance is not None:
+            self.undo_stack.push(advance)
+        self.docks["queue"].raise_()
+        return job
+
+    # ---- files ---------------------------------------------------------------------------------
+    def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: Any) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.document.open_path(paths[0])
+
+    def open_graph(self, path: str) -> bool:
+        return self.document.open_path(path, ask=False)
+
+    def _restore_output_graph(self, entry: Any) -> None:
+        if entry.graph is not None and self.document.maybe_save():
+            self.document.set_document(entry.graph.copy(), None, f"{entry.label} (from history)", dirty=True)
+
+    def offer_recovery(self) -> Recovery | None:
+        return self.document.offer_recovery()
+
+    def open_settings(self) -> None:
+        from studio.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, settings: Settings) -> None:
+        old = self.settings
+        self.settings = settings
+        settings.save()
+        self.inspector.model_folders = settings.model_paths()
+        if settings.theme != old.theme:
+            from PySide6.QtWidgets import QApplication
+
+            theme.apply_theme(QApplication.instance(), settings.theme)
+            self.scene.update()
+            self.view.viewport().update()
+        if (settings.device, settings.allow_pickle, settings.model_folders) != (
+            old.device,
+            old.allow_pickle,
+            old.model_folders,
+        ) and not self.runs.busy:
+            self.runs.restart()  # the next run starts an engine with the new settings
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not getattr(self, "_shown_once", False):
+            self._shown_once = True
+            QTimer.singleShot(0, self.view.fit_all)  # the viewport has its real size only now
+            QTimer.singleShot(800, self.viewer.warm_up)  # after the first paint, while the user reads
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802
+        if not self.document.maybe_save():
+            event.ignore()
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        """Stop the worker, the player and autosave (a clean exit leaves no recovery file)."""
+        self.autosaver.stop()
+        self.runs.shutdown()
+        self.history.shutdown()
+        self.viewer.stop()

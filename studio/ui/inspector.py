@@ -1,0 +1,176 @@
+"""Inspector: the selected node's parameters as widgets generated from its spec.
+
+Every accepted edit is a SetParamCommand on the undo stack; a refused value keeps the model
+unchanged and shows the spec's reason under the widget. Seed modes (fixed / randomize /
+increment after each run) are kept in the graph's ``meta["seed_modes"]`` so they save with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from studio.graph.model import GraphChange
+from studio.graph.validate import node_params
+from studio.ui.commands import SetMetaCommand, SetParamCommand
+from studio.ui.param_widgets import ParamEditor, SeedEditor, make_editor
+
+SEED_MODES_KEY = "seed_modes"
+
+
+class Inspector(QWidget):
+    def __init__(self, scene: Any, model_folders: list[Path] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.scene = scene
+        self.model_folders = model_folders or []
+        self.node_id = ""
+        self.editors: dict[str, ParamEditor] = {}
+        self.errors: dict[str, QLabel] = {}
+        self._unsubscribe = lambda: None
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(10, 8, 10, 8)
+        self.title = QLabel("Nothing selected")
+        self.title.setObjectName("title")
+        self.subtitle = QLabel("Select a node to edit its parameters.")
+        self.subtitle.setObjectName("dim")
+        self.subtitle.setWordWrap(True)
+        outer.addWidget(self.title)
+        outer.addWidget(self.subtitle)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        outer.addWidget(self.scroll, 1)
+        self.body = QWidget()
+        self.form = QFormLayout(self.body)
+        self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.scroll.setWidget(self.body)
+        scene.node_selected.connect(self.show_node)
+        scene.graph_replaced.connect(self._watch_graph)
+        self._watch_graph()
+
+    @property
+    def graph(self) -> Any:
+        return self.scene.graph
+
+    def _watch_graph(self) -> None:
+        self._unsubscribe()
+        self._unsubscribe = self.graph.subscribe(self._on_change)
+        self.show_node("")
+
+    def _on_change(self, change: GraphChange) -> None:
+        if not self.node_id:
+            return
+        if change.kind == "param_changed" and change.node_id == self.node_id and change.name in self.editors:
+            self.editors[change.name].set_value(self.graph.node(self.node_id).params.get(change.name))
+            self._show_error(change.name, None)
+        elif change.kind == "node_removed" and change.node_id == self.node_id:
+            self.show_node("")
+        elif change.kind in ("link_added", "link_removed") and change.node_id == self.node_id:
+            self.show_node(self.node_id)  # a parameter was promoted to an input, or freed again
+        elif change.kind == "meta_changed" and change.name == SEED_MODES_KEY:
+            for name, editor in self.editors.items():
+                if isinstance(editor, SeedEditor):
+                    editor.set_mode(self.seed_mode(self.node_id, name))
+
+    # ---- building --------------------------------------------------------------------------
+    def show_node(self, node_id: str) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors.clear()
+        self.errors.clear()
+        self.node_id = node_id if node_id and node_id in self.graph else ""
+        if not self.node_id:
+            self.title.setText("Nothing selected")
+            self.subtitle.setText(
+                "Select a node to edit its parameters. Double-click the canvas or press Tab to add one."
+            )
+            return
+        node = self.graph.node(self.node_id)
+        spec = self.scene.registry.get(node.type)
+        self.title.setText(f"{node.id}  ·  {node.type}")
+        if spec is None:
+            self.subtitle.setText(
+                f"Unknown node type {node.type!r}: a node pack is missing. Its parameters are kept as saved."
+            )
+            for name, value in node.params.items():
+                label = QLabel(repr(value))
+                label.setWordWrap(True)
+                self.form.addRow(name, label)
+            return
+        self.subtitle.setText(spec.description)
+        try:
+            values = node_params(node, spec)
+        except Exception:  # a migration that chokes on odd saved values: show the raw ones
+            values = {**spec.default_params(), **node.params}
+        for param in spec.params:
+            if self.graph.link_into(node.id, param.name) is not None:
+                driven = QLabel("driven by a link")
+                driven.setObjectName("dim")
+                self.form.addRow(param.name, driven)
+                continue
+            editor = make_editor(param, self.model_folders)
+            editor.set_value(values.get(param.name, param.default))
+            editor.value_edited.connect(lambda value, name=param.name: self.edit(name, value))
+            if isinstance(editor, SeedEditor):
+                editor.set_mode(self.seed_mode(node.id, param.name))
+                editor.mode_edited.connect(lambda mode, name=param.name: self.set_seed_mode(name, mode))
+            editor.setToolTip(param.doc)
+            error = QLabel()
+            error.setObjectName("error")
+            error.setWordWrap(True)
+            error.hide()
+            column = QWidget()
+            column_layout = QVBoxLayout(column)
+            column_layout.setContentsMargins(0, 0, 0, 0)
+            column_layout.setSpacing(2)
+            column_layout.addWidget(editor)
+            column_layout.addWidget(error)
+            label = QLabel(param.name)
+            label.setToolTip(param.doc)
+            self.form.addRow(label, column)
+            self.editors[param.name] = editor
+            self.errors[param.name] = error
+
+    # ---- editing ---------------------------------------------------------------------------
+    def edit(self, name: str, value: Any) -> bool:
+        """Commit ``value`` for parameter ``name`` of the shown node, or show why it is refused."""
+        spec = self.scene.registry[self.graph.node(self.node_id).type].param(name)
+        reason = spec.check(value)
+        if reason:
+            self._show_error(name, f"{name} {reason}")
+            return False
+        self._show_error(name, None)
+        if self.graph.node(self.node_id).params.get(name) == value and type(value) is type(
+            self.graph.node(self.node_id).params.get(name)
+        ):
+            return True
+        self.scene.push(SetParamCommand(self.graph, self.node_id, name, value))
+        return True
+
+    def _show_error(self, name: str, message: str | None) -> None:
+        label = self.errors.get(name)
+        if label is None:
+            return
+        label.setText(message or "")
+        label.setVisible(bool(message))
+
+    def error_text(self, name: str) -> str:
+        label = self.errors.get(name)
+        return label.text() if label is not None and not label.isHidden() else ""
+
+    def seed_mode(self, node_id: str, name: str) -> str:
+        modes = self.graph.meta.get(SEED_MODES_KEY) or {}
+        return modes.get(f"{node_id}.{name}", "fixed") if isinstance(modes, dict) else "fixed"
+
+    def set_seed_mode(self, name: str, mode: str) -> None:
+        modes = dict(self.graph.meta.get(SEED_MODES_KEY) or {})
+        key = f"{self.node_id}.{name}"
+        if mode == "fixed":
+            modes.pop(key, None)
+        else:
+            modes[key] = mode
+        self.scene.push(SetMetaCommand(self.graph, SEED_MODES_KEY, modes, f"Seed {mode} for {key}"))

@@ -1,0 +1,352 @@
+"""NodeItem and PortItem: how one graph node looks on the canvas, with its run state drawn live."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphicsItem, QWidget
+
+from studio.graph.model import Node
+from studio.graph.spec import NodeSpec
+from studio.ui import theme
+
+if TYPE_CHECKING:
+    from studio.ui.link_item import LinkItem
+
+WIDTH = 210.0
+HEADER = 28.0
+ROW = 22.0
+PARAM_ROW = 17.0
+MAX_PARAM_ROWS = 4
+PORT_RADIUS = 5.5
+UNKNOWN_TYPE = "?"
+
+
+class PortItem(QGraphicsItem):
+    """A port: a coloured dot on the node's edge; links start and end at its centre."""
+
+    def __init__(self, node_item: NodeItem, name: str, type_name: str, is_output: bool, optional: bool = False):
+        super().__init__(node_item)
+        self.node_item = node_item
+        self.name = name
+        self.type_name = type_name
+        self.is_output = is_output
+        self.optional = optional
+        self.links: list[LinkItem] = []
+        self.highlight: str = ""  # "" | "accept" | "refuse"
+        self._hover = False
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        kind = "output" if is_output else ("optional input" if optional else "input")
+        self.setToolTip(f"{name}: {type_name} ({kind})")
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        r = PORT_RADIUS + 4
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def scene_center(self) -> QPointF:
+        return self.scenePos()
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        color = theme.port_color(self.type_name)
+        if self.highlight == "refuse":
+            color = QColor(color)
+            color.setAlpha(60)
+        radius = PORT_RADIUS + (2 if self._hover or self.highlight == "accept" else 0)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(theme.current().node_body), 2))
+        connected = bool(self.links) or self.is_output
+        painter.setBrush(QBrush(color) if connected or self.highlight == "accept" else QBrush(color.darker(250)))
+        painter.drawEllipse(QPointF(0, 0), radius, radius)
+        if not connected:
+            painter.setPen(QPen(color, 1.6))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(QPointF(0, 0), radius - 1.2, radius - 1.2)
+
+    def hoverEnterEvent(self, event: Any) -> None:  # noqa: N802
+        self._hover = True
+        self.update()
+
+    def hoverLeaveEvent(self, event: Any) -> None:  # noqa: N802
+        self._hover = False
+        self.update()
+
+
+class NodeItem(QGraphicsObject):
+    """One node: category-coloured header, typed ports, a few parameter values and its run state."""
+
+    def __init__(self, node: Node, spec: NodeSpec | None) -> None:
+        super().__init__()
+        self.node_id = node.id
+        self.node_type = node.type
+        self.spec = spec
+        self.params: dict[str, Any] = {}
+        self.inputs: dict[str, PortItem] = {}
+        self.outputs: dict[str, PortItem] = {}
+        self.state = ""  # "" | queued | running | cached | done | failed | skipped
+        self.progress: float | None = None
+        self.message = ""
+        self.problems: list[str] = []
+        self._height = HEADER + ROW
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsScenePositionChanges
+        )
+        self.setAcceptHoverEvents(True)
+        self.setZValue(10)
+        if spec is not None:
+            for port in spec.inputs:
+                self.inputs[port.name] = PortItem(self, port.name, port.type, False, port.optional)
+            for out in spec.outputs:
+                self.outputs[out.name] = PortItem(self, out.name, out.type, True)
+            self.setToolTip(f"<b>{spec.type}</b> · {spec.category}<br>{spec.description}")
+        else:
+            self.setToolTip(f"Unknown node type {node.type!r}: kept as a placeholder so nothing is lost.")
+        self.setPos(QPointF(*node.position))
+        self.update_params(node.params)
+
+    # ---- ports -------------------------------------------------------------------------
+    def ensure_port(self, name: str, is_output: bool) -> PortItem:
+        """The port ``name``, created for a placeholder or a promoted parameter if needed."""
+        ports = self.outputs if is_output else self.inputs
+        if name not in ports:
+            type_name = UNKNOWN_TYPE
+            if self.spec is not None and not is_output:
+                type_name = self.spec.input_type(name) or UNKNOWN_TYPE
+            ports[name] = PortItem(self, name, type_name, is_output, optional=True)
+            self._layout()
+        return ports[name]
+
+    def input_type(self, name: str) -> str | None:
+        if self.spec is None:
+            return None
+        return self.spec.input_type(name)
+
+    def all_ports(self) -> list[PortItem]:
+        return [*self.inputs.values(), *self.outputs.values()]
+
+    # ---- state -------------------------------------------------------------------------
+    def update_params(self, params: dict[str, Any]) -> None:
+        self.params = dict(params)
+        self._layout()
+
+    def set_state(self, state: str, progress: float | None = None, message: str = "") -> None:
+        same_shape = state == self.state and message == self.message
+        self.state = state
+        self.progress = progress
+        self.message = message
+        if same_shape:
+            self.update()  # progress ticks only repaint; no geometry change, no link updates
+        else:
+            self._layout()
+
+    def set_problems(self, problems: list[str]) -> None:
+        self.problems = problems
+        self._layout()
+
+    def _param_lines(self) -> list[tuple[str, str]]:
+        if self.spec is None:
+            return [(k, _short(v)) for k, v in list(self.params.items())[:MAX_PARAM_ROWS]]
+        lines = []
+        for p in self.spec.params:
+            if p.name in self.inputs:
+                continue  # driven by a wire
+            lines.append((p.name, _short(self.params.get(p.name, p.default))))
+        if len(lines) > MAX_PARAM_ROWS:
+            lines = lines[: MAX_PARAM_ROWS - 1] + [("…", f"{len(lines) - MAX_PARAM_ROWS + 1} more")]
+        return lines
+
+    def _footer_text(self) -> str:
+        if self.state == "failed" and self.message:
+            return self.message
+        if self.problems:
+            return self.problems[0]
+        return ""
+
+    def _layout(self) -> None:
+        self.prepareGeometryChange()
+        rows = max(len(self.inputs), len(self.outputs), 1)
+        ports_bottom = HEADER + rows * ROW
+        for i, port in enumerate(self.inputs.values()):
+            port.setPos(0, HEADER + (i + 0.5) * ROW)
+        for i, port in enumerate(self.outputs.values()):
+            port.setPos(WIDTH, HEADER + (i + 0.5) * ROW)
+        height = ports_bottom + len(self._param_lines()) * PARAM_ROW + 6
+        if self.state == "running":
+            height += 10
+        footer = self._footer_text()
+        if footer:
+            height += self._footer_rect(footer, height).height() + 6
+        self._height = height
+        for port in self.all_ports():
+            for link in port.links:
+                link.update_path()
+        self.update()
+
+    def _footer_rect(self, text: str, top: float) -> QRectF:
+        metrics = QFontMetricsF(_font(8))
+        bounds = metrics.boundingRect(QRectF(0, 0, WIDTH - 16, 200), Qt.TextFlag.TextWordWrap, text)
+        return QRectF(8, top, WIDTH - 16, min(bounds.height(), 4 * metrics.height()))
+
+    # ---- painting ----------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return QRectF(-4, -4, WIDTH + 8, self._height + 8)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(0, 0, WIDTH, self._height), 8, 8)
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        t = theme.current()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(0, 0, WIDTH, self._height)
+        placeholder = self.spec is None
+        header_color = theme.category_color(self.spec.category) if self.spec else QColor("#5a5a5a")
+
+        # Shadow, body and header.
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 70))
+        painter.drawRoundedRect(rect.translated(2, 3), 8, 8)
+        painter.setBrush(QColor(t.node_body))
+        painter.drawRoundedRect(rect, 8, 8)
+        painter.save()
+        painter.setClipRect(QRectF(0, 0, WIDTH, HEADER))  # the body's top corners, square below
+        painter.setBrush(header_color)
+        painter.drawRoundedRect(rect, 8, 8)
+        painter.restore()
+
+        # Outline: selection, run state or problems.
+        state_color = QColor(theme.STATE_COLORS.get(self.state, t.border))
+        if self.isSelected():
+            pen = QPen(QColor(t.accent), 2.4)
+        elif self.state:
+            pen = QPen(state_color, 2.2)
+        elif self.problems or placeholder:
+            pen = QPen(QColor("#e5534b") if self.problems else QColor("#999999"), 1.8, Qt.PenStyle.DashLine)
+        else:
+            pen = QPen(QColor(t.border), 1)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect, 8, 8)
+
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.4:
+            return  # zoomed far out: coloured boxes read better (and draw faster) than tiny text
+
+        # Title and type.
+        painter.setPen(QColor("#ffffff"))
+        painter.setFont(_font(9.5, bold=True))
+        title_rect = QRectF(10, 0, WIDTH - 20, HEADER)
+        painter.drawText(title_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.node_id)
+        painter.setFont(_font(8))
+        painter.setPen(QColor(255, 255, 255, 180))
+        type_text = f"{self.node_type} ?" if placeholder else self.node_type
+        if self.node_type != self.node_id:
+            painter.drawText(title_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, type_text)
+        self._paint_badge(painter, state_color)
+
+        # Port names.
+        painter.setFont(_font(8.5))
+        painter.setPen(QColor(t.node_text))
+        for port in self.inputs.values():
+            y = port.pos().y()
+            painter.drawText(QRectF(12, y - ROW / 2, WIDTH / 2, ROW), Qt.AlignmentFlag.AlignVCenter, port.name)
+        for port in self.outputs.values():
+            y = port.pos().y()
+            painter.drawText(
+                QRectF(WIDTH / 2 - 12, y - ROW / 2, WIDTH / 2, ROW),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                port.name,
+            )
+
+        # Parameter values.
+        rows = max(len(self.inputs), len(self.outputs), 1)
+        y = HEADER + rows * ROW
+        painter.setFont(_font(8))
+        for name, value in self._param_lines():
+            painter.setPen(QColor(t.dim_text))
+            painter.drawText(QRectF(12, y, WIDTH / 2, PARAM_ROW), Qt.AlignmentFlag.AlignVCenter, name)
+            painter.setPen(QColor(t.node_text))
+            painter.drawText(
+                QRectF(WIDTH / 2 - 20, y, WIDTH / 2 + 8, PARAM_ROW),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                value,
+            )
+            y += PARAM_ROW
+        y += 4
+
+        # Progress bar while running.
+        if self.state == "running":
+            bar = QRectF(10, y, WIDTH - 20, 5)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(t.border))
+            painter.drawRoundedRect(bar, 2.5, 2.5)
+            if self.progress is not None:
+                painter.setBrush(state_color)
+                painter.drawRoundedRect(QRectF(bar.x(), bar.y(), bar.width() * self.progress, 5), 2.5, 2.5)
+            y += 10
+
+        footer = self._footer_text()
+        if footer:
+            painter.setFont(_font(8))
+            painter.setPen(QColor("#ff8a80"))
+            painter.drawText(self._footer_rect(footer, y), Qt.TextFlag.TextWordWrap, footer)
+
+    def _paint_badge(self, painter: QPainter, color: QColor) -> None:
+        label = {"queued": "queued", "running": "", "cached": "cached", "done": "✓", "failed": "failed"}.get(self.state)
+        if self.state == "running" and self.progress is not None:
+            label = f"{int(self.progress * 100)}%"
+        elif self.state == "running":
+            label = "running"
+        if self.problems and not self.state:
+            label, color = "!", QColor("#e5534b")
+        if not label:
+            return
+        painter.setFont(_font(7.5, bold=True))
+        width = QFontMetricsF(painter.font()).horizontalAdvance(label) + 10
+        badge = QRectF(WIDTH - width - 4, -9, width, 16)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawRoundedRect(badge, 8, 8)
+        painter.setPen(QColor("#10131a"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, label)
+
+    # ---- moving ------------------------------------------------------------------------
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:  # noqa: N802
+        if change == QGraphicsItem.GraphicsItemChange.ItemScenePositionHasChanged:
+            for port in self.all_ports():
+                for link in port.links:
+                    link.update_path()
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.setZValue(11 if value else 10)
+        return super().itemChange(change, value)
+
+
+_fonts: dict[tuple[float, bool], QFont] = {}
+
+
+def _font(size: float, bold: bool = False) -> QFont:
+    key = (size, bold)
+    if key not in _fonts:
+        font = QFont()
+        font.setPointSizeF(size)
+        font.setBold(bold)
+        _fonts[key] = font
+    return _fonts[key]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        text = f"{value:g}"
+    elif isinstance(value, str):
+        text = value.replace("\n", " ") or "—"
+    else:
+        text = str(value)
+    return text if len(text) <= 18 else text[:17] + "…"

@@ -1,0 +1,106 @@
+"""QueuePanel: the render queue: queued, running and finished runs, with reorder, remove, pause, cancel."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+
+from studio.ui import theme
+from studio.ui.run_controller import RunController
+
+
+class QueuePanel(QWidget):
+    def __init__(self, controller: RunController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.list = QListWidget()
+        self.list.setAlternatingRowColors(True)
+        self.up = QPushButton("▲")
+        self.down = QPushButton("▼")
+        self.remove = QPushButton("Remove")
+        self.pause = QPushButton("Pause queue")
+        self.pause.setCheckable(True)
+        self.cancel = QPushButton("Cancel run")
+        self.up.setToolTip("Run this queued job earlier")
+        self.down.setToolTip("Run this queued job later")
+        self.pause.setToolTip("Finish the running job, then start no new one")
+        buttons = QHBoxLayout()
+        for button in (self.up, self.down, self.remove):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.pause)
+        buttons.addWidget(self.cancel)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        self.up.clicked.connect(lambda: self._move(-1))
+        self.down.clicked.connect(lambda: self._move(1))
+        self.remove.clicked.connect(self._remove)
+        self.pause.toggled.connect(self._pause)
+        self.cancel.clicked.connect(lambda: self.controller.cancel())
+        controller.job_changed.connect(self.refresh)
+        self.list.currentRowChanged.connect(self._update_buttons)
+        self.refresh()
+
+    def selected_job(self) -> Any:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def refresh(self, *args: Any) -> None:
+        current = self.selected_job()
+        current_id = current.id if current is not None else None
+        self.list.clear()
+        jobs = self.controller.jobs()
+        # Newest finished last; running first, then queued in run order.
+        order = {"running": 0, "queued": 1}
+        jobs = sorted(jobs, key=lambda j: (order.get(j.status, 2), 0 if j.status in order else -j.submitted))
+        for job in jobs:
+            title = job.title or "Untitled"
+            when = time.strftime("%H:%M:%S", time.localtime(job.submitted))
+            line = f"#{job.id}  {title}  —  {job.status}  ·  {when}"
+            if job.report is not None and job.status != "running":
+                line += f"  ·  {job.report.seconds:.1f}s"
+            if job.error:
+                line += f"\n     {job.error.splitlines()[0][:120]}"
+            item = QListWidgetItem(line)
+            item.setData(Qt.ItemDataRole.UserRole, job)
+            item.setForeground(QColor(theme.STATE_COLORS.get(job.status, theme.current().text)))
+            self.list.addItem(item)
+            if job.id == current_id:
+                self.list.setCurrentItem(item)
+        self.pause.blockSignals(True)
+        self.pause.setChecked(self.controller.paused)
+        self.pause.blockSignals(False)
+        self._update_buttons()
+
+    def _update_buttons(self, *args: Any) -> None:
+        job = self.selected_job()
+        queued = job is not None and job.status == "queued"
+        self.up.setEnabled(queued)
+        self.down.setEnabled(queued)
+        self.remove.setEnabled(job is not None)
+        self.cancel.setEnabled(any(j.status == "running" for j in self.controller.jobs()))
+
+    def _move(self, delta: int) -> None:
+        job = self.selected_job()
+        if job is None or job.status != "queued":
+            return
+        queued = [j for j in self.controller.jobs() if j.status == "queued"]
+        index = next(i for i, j in enumerate(queued) if j.id == job.id)
+        self.controller.move(job.id, max(0, index + delta))
+
+    def _remove(self) -> None:
+        job = self.selected_job()
+        if job is not None:
+            self.controller.remove(job.id)
+
+    def _pause(self, on: bool) -> None:
+        if on:
+            self.controller.pause()
+        else:
+            self.controller.resume()

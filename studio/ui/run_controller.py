@@ -1,0 +1,144 @@
+"""RunController: the bridge from the engine's RenderQueue (a worker thread) to Qt signals.
+
+The queue calls ``on_event(job, event)`` on its own thread; the controller forwards each call
+through one queued signal, so every signal below is emitted in the GUI thread, in order.
+Step previews are coalesced: if the GUI is behind, only the newest preview is delivered.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+SWITCH_INTERVAL = 0.001  # seconds
+TERMINAL = ("done", "failed", "cancelled", "invalid")
+_PREVIEW = object()  # marker: "the newest preview of this job is waiting"
+
+
+class RunController(QObject):
+    job_changed = Signal(object, str)  # job, its status when it changed
+    node_started = Signal(int, str)
+    node_cached = Signal(int, str)
+    progress_changed = Signal(int, str, int, int)  # job id, node id, done, total
+    preview_arrived = Signal(int, str, object, object, object)  # job id, node id, image, step, total
+    node_finished = Signal(int, str, float)
+    node_failed = Signal(int, str, str, object)  # job id, node id, message, skipped node ids
+    run_finished = Signal(object)  # the job, in a final state (done, failed, cancelled, invalid)
+    _relayed = Signal(object, object, object)
+
+    def __init__(self, make_engine: Callable[[], Any], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._make_engine = make_engine
+        self._queue: Any = None
+        self._lock = threading.Lock()
+        self._latest_preview: dict[int, Any] = {}
+        self._finished: set[int] = set()
+        self._relayed.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+
+    @property
+    def queue(self) -> Any:
+        """The render queue, started on first use so the window opens without a worker thread."""
+        if self._queue is None:
+            from studio.engine.worker import RenderQueue
+
+            # The worker's Python code competes with the GUI thread for the GIL; a shorter switch
+            # interval (default 5 ms) lets the event loop in sooner, keeping stalls short.
+            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+            self._queue = RenderQueue(self._make_engine(), self._on_worker_event)
+        return self._queue
+
+    @property
+    def started(self) -> bool:
+        return self._queue is not None
+
+    # ---- commands (GUI thread) --------------------------------------------------------------
+    def submit(self, graph: Any, *, title: str = "", output_dir: Any = None) -> Any:
+        return self.queue.submit(graph, title=title, output_dir=output_dir)
+
+    def cancel(self, job_id: int | None = None) -> None:
+        if self._queue is not None:
+            self._queue.cancel(job_id)
+
+    def remove(self, job_id: int) -> None:
+        self.queue.remove(job_id)
+        self.job_changed.emit(None, "removed")
+
+    def move(self, job_id: int, index: int) -> None:
+        self.queue.move(job_id, index)
+        self.job_changed.emit(None, "moved")
+
+    def pause(self) -> None:
+        self.queue.pause()
+        self.job_changed.emit(None, "paused")
+
+    def resume(self) -> None:
+        self.queue.resume()
+        self.job_changed.emit(None, "resumed")
+
+    @property
+    def paused(self) -> bool:
+        return self._queue is not None and self._queue.paused
+
+    @property
+    def busy(self) -> bool:
+        return self._queue is not None and self._queue.busy
+
+    def jobs(self) -> list[Any]:
+        return self._queue.jobs() if self._queue is not None else []
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        if self._queue is not None:
+            self._queue.shutdown(timeout)
+
+    def restart(self) -> None:
+        """Stop the worker; the next submit starts a fresh engine (after a settings change)."""
+        self.shutdown()
+        self._queue = None
+
+    # ---- the worker thread ------------------------------------------------------------------
+    def _on_worker_event(self, job: Any, event: Any) -> None:
+        if event is None:
+            self._relayed.emit(job, None, job.status)  # the status now, not when the GUI gets to it
+            return
+        if event.kind == "preview":
+            with self._lock:
+                waiting = job.id in self._latest_preview
+                self._latest_preview[job.id] = event
+            if waiting:
+                return
+            self._relayed.emit(job, _PREVIEW, None)
+            return
+        self._relayed.emit(job, event, None)
+
+    # ---- back in the GUI thread -------------------------------------------------------------
+    def _dispatch(self, job: Any, event: Any, status: str | None) -> None:
+        if event is None:
+            self.job_changed.emit(job, status)
+            if status in TERMINAL and job.id not in self._finished:
+                self._finished.add(job.id)
+                with self._lock:
+                    self._latest_preview.pop(job.id, None)
+                self.run_finished.emit(job)
+            return
+        if event is _PREVIEW:
+            with self._lock:
+                event = self._latest_preview.pop(job.id, None)
+            if event is not None:
+                self.preview_arrived.emit(job.id, event.node_id, event.image, event.step, event.total)
+            return
+        kind = event.kind  # the engine's event names; matching them needs no engine import here
+        if kind == "node_started":
+            self.node_started.emit(job.id, event.node_id)
+        elif kind == "node_cached":
+            self.node_cached.emit(job.id, event.node_id)
+        elif kind == "progress":
+            self.progress_changed.emit(job.id, event.node_id, event.done, event.total)
+        elif kind == "node_finished":
+            self.node_finished.emit(job.id, event.node_id, event.seconds)
+        elif kind == "node_failed":
+            self.node_failed.emit(job.id, event.node_id, event.message, tuple(event.skipped))
+        # "done" needs nothing: the job's final status follows and carries the report

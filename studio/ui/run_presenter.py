@@ -1,0 +1,122 @@
+"""RunPresenter: shows a run as it happens: node states on the canvas, step previews, problems,
+and, when it finishes, the output in the viewer and the history strip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.ui.history_strip import OutputEntry
+
+
+class RunPresenter(QObject):
+    output_shown = Signal(object)  # the OutputEntry now in the viewer
+
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.graphs: dict[int, Any] = {}  # job id -> the graph snapshot it runs
+        self.last_job: Any = None
+        c = window.runs
+        c.job_changed.connect(self._job_changed)
+        c.node_started.connect(lambda job, node: self._state(node, "running", 0.0))
+        c.node_cached.connect(lambda job, node: self._state(node, "cached"))
+        c.node_finished.connect(lambda job, node, seconds: self._state(node, "done"))
+        c.node_failed.connect(self._node_failed)
+        c.progress_changed.connect(self._progress)
+        c.preview_arrived.connect(self._preview)
+        c.run_finished.connect(self._run_finished)
+
+    @property
+    def scene(self) -> Any:
+        return self.window.scene
+
+    def _in_editor(self, node_id: str) -> bool:
+        return node_id in self.scene.node_items
+
+    def _state(self, node_id: str, state: str, progress: float | None = None, message: str = "") -> None:
+        if self._in_editor(node_id):
+            self.scene.set_node_state(node_id, state, progress, message)
+
+    def _job_changed(self, job: Any, status: str) -> None:
+        if job is None or status != "running":
+            return
+        from studio.engine.plan import plan
+
+        self.scene.clear_states()
+        self.window.problems.clear_failures()
+        try:
+            planned = plan(job.graph, self.scene.registry)
+        except Exception:  # planning is advisory here; the engine reports real problems itself
+            planned = []
+        for node_id in planned:
+            self._state(node_id, "queued")
+        self.window.preview.run_started()
+        self.window.statusBar().showMessage(f"Running #{job.id} {job.title or ''}…")
+
+    def _progress(self, job_id: int, node_id: str, done: int, total: int) -> None:
+        self._state(node_id, "running", done / total if total else None)
+        self.window.preview.show_progress(node_id, done, total)
+
+    def _preview(self, job_id: int, node_id: str, image: Any, step: Any, total: Any) -> None:
+        if step is not None and total:
+            self._state(node_id, "running", step / total)
+        self.window.preview.show_preview(node_id, image, step, total)
+
+    def _node_failed(self, job_id: int, node_id: str, message: str, skipped: Any) -> None:
+        short = message.split(": ", 1)[1] if ": " in message else message
+        self._state(node_id, "failed", message=short)
+        for other in skipped:
+            self._state(other, "skipped")
+        self.window.problems.add_failure(node_id, message)
+        self.window.show_problems()
+
+    def _run_finished(self, job: Any) -> None:
+        self.last_job = job
+        self.window.preview.run_ended(job.status)
+        status = self.window.statusBar()
+        if job.status == "invalid":
+            self.window.notify(f"Run #{job.id} was not started: {job.error}", "error")
+            return
+        if job.status == "cancelled":
+            for node_id, item in self.scene.node_items.items():
+                if item.state in ("queued", "running"):
+                    self._state(node_id, "")
+            status.showMessage(f"Run #{job.id} cancelled", 5000)
+            return
+        if job.status == "failed":
+            status.showMessage(f"Run #{job.id} failed: {job.error}", 8000)
+        entries = self.outputs_of(job)
+        for entry in entries:
+            self.window.history.add(entry)
+        if entries:
+            self.show_output(entries[0])
+        if job.status == "done":
+            seconds = job.report.seconds if job.report else 0.0
+            status.showMessage(f"Run #{job.id} finished in {seconds:.1f}s", 8000)
+
+    def outputs_of(self, job: Any) -> list[OutputEntry]:
+        if job.report is None:
+            return []
+        entries = []
+        for node_id, values in job.report.outputs.items():
+            for name, value in values.items():
+                path = getattr(value, "path", None)
+                array = getattr(value, "array", None)
+                label = f"#{job.id} {node_id}"
+                if path is not None:
+                    entries.append(OutputEntry(label, path=path, fps=getattr(value, "fps", 24.0), graph=job.graph))
+                elif array is not None and getattr(array, "ndim", 0) in (3, 4):
+                    fps = getattr(value, "fps", 24.0)
+                    entries.append(OutputEntry(f"{label}.{name}", frames=array, fps=fps, graph=job.graph))
+        return entries
+
+    def show_output(self, entry: OutputEntry) -> None:
+        viewer = self.window.viewer
+        if entry.path is not None:
+            viewer.show_video(entry.path, entry.fps)
+        else:
+            viewer.show_frames(entry.frames, entry.fps, entry.label)
+        self.window.show_output_dock()
+        self.output_shown.emit(entry)

@@ -1,0 +1,403 @@
+"""GraphScene: the canvas mirroring a Graph through its change notifications.
+
+The scene never edits its items directly in response to the user: it pushes an undo command,
+the command calls the Graph, and the Graph's notification updates the items (Orange's way).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QTransform, QUndoCommand, QUndoStack
+from PySide6.QtWidgets import QGraphicsScene, QInputDialog
+
+from studio.graph.model import Graph, GraphChange, Link, Node
+from studio.graph.registry import NodeRegistry
+from studio.graph.types import can_connect
+from studio.ui import commands as cmd
+from studio.ui import theme
+from studio.ui.group_item import GroupItem
+from studio.ui.link_item import DraftLinkItem, LinkItem
+from studio.ui.node_item import UNKNOWN_TYPE, NodeItem, PortItem
+
+GRID = 20
+
+
+class GraphScene(QGraphicsScene):
+    node_selected = Signal(str)  # "" when no single node is selected
+    link_dropped = Signal(object, QPointF)  # (PortItem the drag started from, scene position)
+    graph_replaced = Signal()
+    edit_refused = Signal(str)
+
+    def __init__(self, registry: NodeRegistry, undo_stack: QUndoStack, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.undo_stack = undo_stack
+        self.graph = Graph()
+        self.node_items: dict[str, NodeItem] = {}
+        self.link_items: dict[tuple[str, str], LinkItem] = {}
+        self.group_items: dict[str, GroupItem] = {}
+        self._unsubscribe = self.graph.subscribe(self._on_change)
+        self._draft: DraftLinkItem | None = None
+        self._draft_detached: Link | None = None
+        self._removed: list[Any] = []  # items kept alive until control returns to the event loop
+        self.setSceneRect(QRectF(-5000, -5000, 10000, 10000))
+        self.selectionChanged.connect(self._on_selection)
+
+    # ---- mirroring the model -------------------------------------------------------------
+    def set_graph(self, graph: Graph) -> None:
+        """Show ``graph`` instead of the current one (the undo history is the caller's)."""
+        self._unsubscribe()
+        self.clearSelection()
+        for item in [*self.link_items.values(), *self.node_items.values(), *self.group_items.values()]:
+            self._discard(item)
+        self.node_items.clear()
+        self.link_items.clear()
+        self.group_items.clear()
+        self.graph = graph
+        self._unsubscribe = graph.subscribe(self._on_change)
+        for group in graph.groups:
+            self._add_group_item(group.id)
+        for node in graph.nodes:
+            self._add_node_item(node)
+        for link in graph.links:
+            self._add_link_item(link)
+        self.graph_replaced.emit()
+
+    def _on_change(self, change: GraphChange) -> None:
+        kind = change.kind
+        if kind == "node_added":
+            self._add_node_item(self.graph.node(change.node_id))
+        elif kind == "node_removed":
+            item = self.node_items.pop(change.node_id, None)
+            if item is not None:
+                self._discard(item)
+        elif kind == "link_added":
+            self._add_link_item(change.link)
+        elif kind == "link_removed":
+            item = self.link_items.pop(change.link.target, None)
+            if item is not None:
+                item.detach()
+                self._discard(item)
+        elif kind == "param_changed":
+            item = self.node_items.get(change.node_id)
+            if item is not None:
+                item.update_params(self.graph.node(change.node_id).params)
+        elif kind == "node_moved":
+            item = self.node_items.get(change.node_id)
+            if item is not None:
+                item.setPos(QPointF(*change.value))
+                self._grow_to(item)
+        elif kind == "group_added":
+            self._add_group_item(change.name)
+        elif kind == "group_removed":
+            item = self.group_items.pop(change.name, None)
+            if item is not None:
+                self._discard(item)
+        elif kind == "group_changed":
+            group = next((g for g in self.graph.groups if g.id == change.name), None)
+            if group is not None and change.name in self.group_items:
+                self.group_items[change.name].update_from(group)
+
+    def _discard(self, item: Any) -> None:
+        """Take ``item`` off the canvas. Qt may still refer to it until the current event is
+        handled (selection changes, hover, the index), so its Python wrapper lives until then."""
+        self.removeItem(item)
+        if not self._removed:
+            QTimer.singleShot(0, self._removed.clear)
+        self._removed.append(item)
+
+    def _add_node_item(self, node: Node) -> None:
+        item = NodeItem(node, self.registry.get(node.type))
+        self.node_items[node.id] = item
+        self.addItem(item)
+        self._grow_to(item)
+
+    def _grow_to(self, item: Any) -> None:
+        """Keep room to pan around every item (the view cannot scroll past the scene rect)."""
+        needed = item.sceneBoundingRect().adjusted(-3000, -3000, 3000, 3000)
+        if not self.sceneRect().contains(needed):
+            self.setSceneRect(self.sceneRect().united(needed))
+
+    def _add_link_item(self, link: Link) -> None:
+        source_node = self.node_items.get(link.from_node)
+        target_node = self.node_items.get(link.to_node)
+        if source_node is None or target_node is None:
+            return  # a dangling link stays in the model (validation reports it), not on the canvas
+        item = LinkItem(
+            link, source_node.ensure_port(link.from_port, True), target_node.ensure_port(link.to_port, False)
+        )
+        self.link_items[link.target] = item
+        self.addItem(item)
+        item.source.update()
+        item.target.update()
+        target_node.update_params(target_node.params)  # a promoted parameter leaves the summary
+
+    def _add_group_item(self, group_id: str) -> None:
+        group = next(g for g in self.graph.groups if g.id == group_id)
+        item = GroupItem(group)
+        self.group_items[group_id] = item
+        self.addItem(item)
+
+    # ---- selection -------------------------------------------------------------------------
+    def selected_node_ids(self) -> list[str]:
+        return [i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)]
+
+    def select_nodes(self, node_ids: list[str]) -> None:
+        self.clearSelection()
+        for node_id in node_ids:
+            if node_id in self.node_items:
+                self.node_items[node_id].setSelected(True)
+
+    def _on_selection(self) -> None:
+        ids = self.selected_node_ids()
+        self.node_selected.emit(ids[0] if len(ids) == 1 else "")
+
+    # ---- edits (all through the undo stack) -----------------------------------------------------
+    def push(self, command: QUndoCommand) -> None:
+        self.undo_stack.push(command)
+
+    def add_node(self, type_name: str, pos: QPointF, node_id: str | None = None) -> str:
+        spec = self.registry[type_name]
+        node_id = node_id or self.graph.unique_id(type_name)
+        snapped = (round(pos.x() / GRID) * GRID, round(pos.y() / GRID) * GRID)
+        self.push(cmd.AddNodeCommand(self.graph, Node(node_id, type_name, spec.default_params(), position=snapped)))
+        return node_id
+
+    def link_problem(self, out_port: PortItem, in_port: PortItem) -> str | None:
+        """Why ``out_port`` cannot feed ``in_port``, or None when it can."""
+        if out_port.is_output == in_port.is_output:
+            return "connect an output to an input"
+        if out_port.node_id == in_port.node_id:
+            return "a node cannot feed itself"
+        in_type = in_port.node_item.input_type(in_port.name)
+        if in_type is None or out_port.type_name == UNKNOWN_TYPE:
+            return "ports of a placeholder node cannot be wired"
+        if not can_connect(out_port.type_name, in_type):
+            return f"{in_port.name} expects {in_type}, got {out_port.type_name}"
+        if self._reaches(in_port.node_id, out_port.node_id):
+            return "that link would make a cycle"
+        return None
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        children: dict[str, list[str]] = {}
+        for link in self.graph.links:
+            children.setdefault(link.from_node, []).append(link.to_node)
+        stack, seen = [start], set()
+        while stack:
+            current = stack.pop()
+            if current == goal:
+                return True
+            if current not in seen:
+                seen.add(current)
+                stack.extend(children.get(current, []))
+        return False
+
+    def connect_ports(self, out_port: PortItem, in_port: PortItem) -> bool:
+        problem = self.link_problem(out_port, in_port)
+        if problem:
+            self.edit_refused.emit(problem)
+            return False
+        self.push(cmd.AddLinkCommand(self.graph, Link(out_port.node_id, out_port.name, in_port.node_id, in_port.name)))
+        return True
+
+    def delete_selected(self) -> None:
+        nodes = self.selected_node_ids()
+        links = [i.link for i in self.selectedItems() if isinstance(i, LinkItem) and i.link.to_node not in nodes]
+        links = [lk for lk in links if lk.from_node not in nodes]
+        groups = [i.group_id for i in self.selectedItems() if isinstance(i, GroupItem)]
+        if not (nodes or links or groups):
+            return
+        macro = cmd.Command(f"Delete {len(nodes) + len(links) + len(groups)} items")
+        for link in links:
+            cmd.RemoveLinkCommand(self.graph, link, macro)
+        for node_id in nodes:
+            cmd.RemoveNodeCommand(self.graph, node_id, macro)
+        for group_id in groups:
+            cmd.RemoveGroupCommand(self.graph, group_id, macro)
+        self.push(macro)
+
+    def set_link_points(self, link: Link, points: list[list[float]]) -> None:
+        extra = {k: v for k, v in link.extra.items() if k != "points"}
+        if points:
+            extra["points"] = points
+        new = Link(link.from_node, link.from_port, link.to_node, link.to_port, extra)
+        self.push(cmd.ReplaceLinkCommand(self.graph, link, new))
+
+    def commit_group_drag(self, item: GroupItem, carried: dict[str, NodeItem]) -> None:
+        group = next(g for g in self.graph.groups if g.id == item.group_id)
+        bounds = item.bounds()
+        moves = {}
+        for node_id, node_item in carried.items():
+            old = self.graph.node(node_id).position
+            new = (node_item.pos().x(), node_item.pos().y())
+            if old != new:
+                moves[node_id] = (old, new)
+        if tuple(group.bounds) == bounds and not moves:
+            return
+        self.undo_stack.beginMacro("Move group" if moves else "Resize group")
+        self.push(cmd.UpdateGroupCommand(self.graph, item.group_id, bounds=bounds))
+        if moves:
+            self.push(cmd.MoveNodesCommand(self.graph, moves))
+        self.undo_stack.endMacro()
+
+    def rename_group(self, group_id: str) -> None:
+        group = next(g for g in self.graph.groups if g.id == group_id)
+        parent = self.views()[0] if self.views() else None
+        title, ok = QInputDialog.getText(parent, "Group title", "Title:", text=group.title)
+        if ok and title != group.title:
+            self.push(cmd.UpdateGroupCommand(self.graph, group_id, "Rename group", title=title))
+
+    # ---- run states ------------------------------------------------------------------------
+    def set_node_state(self, node_id: str, state: str, progress: float | None = None, message: str = "") -> None:
+        item = self.node_items.get(node_id)
+        if item is not None:
+            item.set_state(state, progress, message)
+
+    def clear_states(self) -> None:
+        for item in self.node_items.values():
+            if item.state:
+                item.set_state("")
+
+    def set_problems(self, problems: list[Any]) -> None:
+        by_node: dict[str, list[str]] = {}
+        for problem in problems:
+            if problem.node_id:
+                by_node.setdefault(problem.node_id, []).append(problem.message)
+        for node_id, item in self.node_items.items():
+            item.set_problems(by_node.get(node_id, []))
+
+    # ---- link dragging -----------------------------------------------------------------------
+    def _port_at(self, pos: QPointF) -> PortItem | None:
+        for item in self.items(
+            pos, Qt.ItemSelectionMode.IntersectsItemShape, Qt.SortOrder.DescendingOrder, QTransform()
+        ):
+            if isinstance(item, PortItem):
+                return item
+        # Forgiving hit test: the nearest port within a few pixels.
+        best, best_dist = None, 12.0
+        for node in self.node_items.values():
+            for port in node.all_ports():
+                dist = QLineF(port.scene_center(), pos).length()
+                if dist < best_dist:
+                    best, best_dist = port, dist
+        return best
+
+    def mousePressEvent(self, event: Any) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            port = self._port_at(event.scenePos())
+            if port is not None:
+                self._start_link_drag(port)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def _start_link_drag(self, port: PortItem) -> None:
+        self._draft_detached = None
+        if not port.is_output and port.links:
+            # Picking up a connected input carries its wire away from the source.
+            link_item = port.links[0]
+            self._draft_detached = link_item.link
+            port = link_item.source
+        self._draft = DraftLinkItem(port)
+        self.addItem(self._draft)
+        for node in self.node_items.values():
+            for other in node.all_ports():
+                if other is port:
+                    continue
+                if other.is_output == port.is_output:
+                    other.highlight = "refuse"
+                else:
+                    pair = (port, other) if port.is_output else (other, port)
+                    other.highlight = "refuse" if self.link_problem(*pair) else "accept"
+                other.update()
+
+    def mouseMoveEvent(self, event: Any) -> None:  # noqa: N802
+        if self._draft is not None:
+            self._draft.move_to(event.scenePos())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: Any) -> None:  # noqa: N802
+        if self._draft is not None:
+            self._finish_link_drag(event.scenePos())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        self._commit_moves()
+
+    def _finish_link_drag(self, pos: QPointF) -> None:
+        start = self._draft.port
+        self.removeItem(self._draft)
+        self._draft = None
+        for node in self.node_items.values():
+            for port in node.all_ports():
+                port.highlight = ""
+                port.update()
+        detached, self._draft_detached = self._draft_detached, None
+        target = self._port_at(pos)
+        if target is not None and target is not start:
+            pair = (start, target) if start.is_output else (target, start)
+            if detached is not None and (pair[1].node_id, pair[1].name) == detached.target:
+                return  # dropped back where it was
+            problem = self.link_problem(*pair)
+            if problem:
+                self.edit_refused.emit(problem)
+                return
+            self.undo_stack.beginMacro("Reconnect" if detached else "Connect")
+            if detached is not None:
+                self.push(cmd.RemoveLinkCommand(self.graph, detached))
+            self.push(
+                cmd.AddLinkCommand(self.graph, Link(pair[0].node_id, pair[0].name, pair[1].node_id, pair[1].name))
+            )
+            self.undo_stack.endMacro()
+            return
+        if detached is not None:
+            self.push(cmd.RemoveLinkCommand(self.graph, detached))
+            return
+        if target is None:
+            self.link_dropped.emit(start, pos)
+
+    def _commit_moves(self) -> None:
+        moves = {}
+        for node_id, item in self.node_items.items():
+            old = self.graph.node(node_id).position
+            new = (round(item.pos().x() / GRID) * GRID, round(item.pos().y() / GRID) * GRID)
+            if (abs(item.pos().x() - old[0]) > 0.5 or abs(item.pos().y() - old[1]) > 0.5) and old != new:
+                moves[node_id] = (old, (float(new[0]), float(new[1])))
+            elif old != (item.pos().x(), item.pos().y()):
+                item.setPos(QPointF(*old))
+        if moves:
+            self.push(cmd.MoveNodesCommand(self.graph, moves))
+
+    # ---- background --------------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        t = theme.current()
+        painter.fillRect(rect, QColor(t.canvas))
+        scale = painter.worldTransform().m11()
+        if scale < 0.35:
+            return
+        left = math.floor(rect.left() / GRID) * GRID
+        top = math.floor(rect.top() / GRID) * GRID
+        minor, major = QPen(QColor(t.grid), 1), QPen(QColor(t.grid_major), 1)
+        minor.setCosmetic(True)
+        major.setCosmetic(True)
+        x = left
+        while x < rect.right():
+            painter.setPen(major if x % (GRID * 5) == 0 else minor)
+            painter.drawLine(QLineF(x, rect.top(), x, rect.bottom()))
+            x += GRID
+        y = top
+        while y < rect.bottom():
+            painter.setPen(major if y % (GRID * 5) == 0 else minor)
+            painter.drawLine(QLineF(rect.left(), y, rect.right(), y))
+            y += GRID
+
+    def items_bounding_rect(self) -> QRectF:
+        rect = QRectF()
+        for item in [*self.node_items.values(), *self.group_items.values()]:
+            rect = rect.united(item.sceneBoundingRect())
+        return rect

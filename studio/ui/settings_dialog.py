@@ -1,0 +1,102 @@
+"""SettingsDialog: model folders, output folder, device, allow pickle (off by default) and theme."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.settings import THEMES, Settings
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.resize(560, 440)
+        self.folders = QListWidget()
+        self.folders.addItems(settings.model_folders)
+        add = QPushButton("Add folder…")
+        remove = QPushButton("Remove")
+        add.clicked.connect(self._add_folder)
+        remove.clicked.connect(
+            lambda: [self.folders.takeItem(self.folders.row(i)) for i in self.folders.selectedItems()]
+        )
+        folder_buttons = QHBoxLayout()
+        folder_buttons.addWidget(add)
+        folder_buttons.addWidget(remove)
+        folder_buttons.addStretch(1)
+        builtin = QLabel(f"Always searched first: {settings.model_paths()[0]}")
+        builtin.setObjectName("dim")
+        builtin.setWordWrap(True)
+
+        self.output = QLineEdit(settings.output_dir)
+        self.output.setPlaceholderText(str(settings.output_path))
+        browse = QPushButton("…")
+        browse.setFixedWidth(30)
+        browse.clicked.connect(self._choose_output)
+        output_row = QHBoxLayout()
+        output_row.addWidget(self.output, 1)
+        output_row.addWidget(browse)
+
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.device.setCurrentText(settings.device if settings.device in DEVICES else "auto")
+        self.allow_pickle = QCheckBox("Allow loading pickled model files (.ckpt, .pt, .bin)")
+        self.allow_pickle.setChecked(settings.allow_pickle)
+        self.allow_pickle.setToolTip(
+            "Pickled files can run arbitrary code when loaded. Leave off unless you trust them."
+        )
+        self.theme = QComboBox()
+        self.theme.addItems(THEMES)
+        self.theme.setCurrentText(settings.theme)
+
+        form = QFormLayout()
+        models = QVBoxLayout()
+        models.addWidget(self.folders)
+        models.addLayout(folder_buttons)
+        models.addWidget(builtin)
+        form.addRow("Model folders", models)
+        form.addRow("Output folder", output_row)
+        form.addRow("Device", self.device)
+        form.addRow("Safety", self.allow_pickle)
+        form.addRow("Theme", self.theme)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def _add_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a model folder")
+        if folder:
+            self.folders.addItem(folder)
+
+    def _choose_output(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", self.output.text())
+        if folder:
+            self.output.setText(folder)
+
+    def result_settings(self) -> Settings:
+        return Settings(
+            model_folders=[self.folders.item(i).text() for i in range(self.folders.count())],
+            output_dir=self.output.text().strip(),
+            device=self.device.currentText(),
+            allow_pickle=self.allow_pickle.isChecked(),
+            theme=self.theme.currentText(),
+        )

@@ -1,0 +1,107 @@
+"""Running: previews and outputs arrive as queued signals, node states, cancel, queue order, failures."""
+
+from __future__ import annotations
+
+import pytest
+from ui_support import GATE, small_graph
+
+pytestmark = pytest.mark.qt
+
+
+def test_a_run_sends_previews_node_states_and_its_output(window, qtbot):
+    ids = small_graph(window, sampler=True, steps=3)
+    previews = []
+    window.runs.preview_arrived.connect(lambda job, node, image, step, total: previews.append((node, step, total)))
+    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000) as finished:
+        window.run()
+    job = finished.args[0]
+    assert job.status == "done", job.error
+    assert previews and previews[-1] == (ids["sampler"], 3, 3)  # the last step always arrives
+    assert window.preview.previews_received >= 1
+    assert len(window.preview.frames) == 4  # a video preview: every frame, looped
+    assert {n: i.state for n, i in window.scene.node_items.items()} == {nid: "done" for nid in ids.values()}
+    assert window.viewer.source is not None and window.viewer.source.suffix == ".mp4"
+    assert window.history.list.count() == 1
+    # Unchanged graph: the second run comes from the cache.
+    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000):
+        window.run()
+    assert window.scene.node_items[ids["pattern"]].state == "cached"
+
+
+def test_an_invalid_graph_is_not_queued_and_its_problems_are_shown(window):
+    from PySide6.QtCore import QPointF
+
+    window.scene.add_node("SaveVideo", QPointF(0, 0))
+    assert window.run() is None
+    assert window.runs.jobs() == []
+    assert window.scene.node_items["savevideo"].problems
+    assert "required input 'frames'" in window.problems.list.item(0).text()
+
+
+def test_cancel_stops_the_running_job(window, qtbot):
+    small_graph(window, sampler=True, hold=True, steps=5)
+    with qtbot.waitSignal(window.runs.node_started, timeout=20_000, check_params_cb=lambda j, n: n == "fakesampler"):
+        window.run()
+    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000) as finished:
+        window.cancel_action.trigger()
+    assert finished.args[0].status == "cancelled"
+    assert window.scene.node_items["fakesampler"].state == ""
+
+
+def test_queue_runs_jobs_in_the_order_the_user_sets(window, qtbot):
+    ids = small_graph(window, sampler=True, hold=True, steps=1)
+    runs = window.runs
+    with qtbot.waitSignal(runs.node_started, timeout=20_000, check_params_cb=lambda j, n: n == ids["sampler"]):
+        first = window.run()  # holds the worker on the gate
+    from studio.ui.commands import SetParamCommand
+
+    window.scene.push(SetParamCommand(window.scene.graph, ids["sampler"], "hold", False))
+    second = window.run()
+    third = window.run()
+    window.queue_panel.refresh()
+    assert [j.status for j in runs.jobs()] == ["running", "queued", "queued"]
+    runs.move(third.id, 0)
+    order = []
+    runs.run_finished.connect(lambda job: order.append(job.id))
+    GATE.set()
+    qtbot.waitUntil(lambda: len(order) == 3, timeout=20_000)
+    assert order == [first.id, third.id, second.id]
+
+
+def test_pause_holds_the_queue_and_remove_drops_a_job(window, qtbot):
+    small_graph(window)
+    runs = window.runs
+    runs.pause()
+    first = window.run()
+    second = window.run()
+    runs.remove(second.id)
+    assert [j.id for j in runs.jobs()] == [first.id] and first.status == "queued"
+    with qtbot.waitSignal(runs.run_finished, timeout=20_000):
+        window.queue_panel.pause.setChecked(False)  # resume from the panel
+    assert first.status == "done"
+
+
+def test_a_failing_node_is_marked_and_listed(window, qtbot):
+    ids = small_graph(window, sampler=True, fail=True)
+    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000) as finished:
+        window.run()
+    assert finished.args[0].status == "failed"
+    item = window.scene.node_items[ids["sampler"]]
+    assert item.state == "failed" and "steps must be between 1 and 200" in item.message
+    assert window.scene.node_items[ids["save"]].state == "skipped"
+    assert any("run failed" in window.problems.list.item(i).text() for i in range(window.problems.list.count()))
+
+
+def test_ctrl_enter_runs_and_escape_cancels(window, qtbot):
+    from PySide6.QtCore import Qt
+
+    small_graph(window, sampler=True, hold=True, steps=5)
+    window.show()
+    with qtbot.waitActive(window):  # window shortcuts fire only in the active window
+        window.activateWindow()
+    window.view.setFocus()
+    with qtbot.waitSignal(window.runs.node_started, timeout=20_000, check_params_cb=lambda j, n: n == "fakesampler"):
+        qtbot.keyClick(window.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000) as finished:
+        qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert finished.args[0].status == "cancelled"
