@@ -276,3 +276,11 @@ def test_render_queue_cancel_and_invalid_jobs_do_not_stop_the_worker(rec, engine
         assert "value must be a whole number" in bad.error
     finally:
         queue.shutdown()
+
+
+def test_nodes_that_never_ask_for_the_device_do_not_resolve_it(rec):
+    from studio.engine import RunSettings
+
+    engine = Engine("auto", registry=rec.registry, settings=RunSettings())
+    engine.run(chain(("Const", "src"), ("Sink", "out")))
+    assert engine._device is None  # "auto" was never resolved, so torch was never needed

@@ -53,8 +53,8 @@ class RunContext:
         *,
         node_id: str,
         node_type: str,
-        device: str,
-        dtype: str,
+        device: str | Callable[[], str],
+        dtype: str | Callable[[], str],
         settings: RunSettings,
         cancel: CancelToken,
         emit_progress: Callable[[int, int], None],
@@ -64,8 +64,9 @@ class RunContext:
     ) -> None:
         self.node_id = node_id
         self.node_type = node_type
-        self.device = device
-        self.dtype = dtype
+        # Resolved on first use: choosing "auto" imports torch, which nodes without torch never need.
+        self._device = device
+        self._dtype = dtype
         self.settings = settings
         self.graph_document = graph_document  # the graph being run, as saved: embedded in outputs
         self.logger = logger or logging.getLogger(f"studio.node.{node_type}")
@@ -78,6 +79,18 @@ class RunContext:
     @property
     def output_dir(self) -> Path:
         return self.settings.output_dir
+
+    @property
+    def device(self) -> str:
+        if callable(self._device):
+            self._device = self._device()
+        return self._device
+
+    @property
+    def dtype(self) -> str:
+        if callable(self._dtype):
+            self._dtype = self._dtype()
+        return self._dtype
 
     @property
     def torch_dtype(self) -> Any:

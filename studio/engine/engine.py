@@ -214,8 +214,8 @@ class Engine:
             ctx = RunContext(
                 node_id=node_id,
                 node_type=node.type,
-                device=self.device,
-                dtype=self.dtype,
+                device=lambda: self.device,
+                dtype=lambda: self.dtype,
                 settings=settings,
                 cancel=token,
                 emit_progress=lambda done, total, _id=node_id: emit(Progress(_id, int(done), int(total))),

@@ -248,8 +248,12 @@ class Graph:
         raise GraphEditError(f"no group with id {group_id!r}")
 
     def set_meta(self, key: str, value: Any) -> Any:
+        """Set a meta entry (``MISSING`` removes it); returns the previous value or ``MISSING``."""
         old = self.meta.get(key, _MISSING)
-        self.meta[key] = value
+        if value is _MISSING:
+            self.meta.pop(key, None)
+        else:
+            self.meta[key] = value
         self._emit(GraphChange("meta_changed", name=key, value=value, old=old))
         return old
 

@@ -165,17 +165,14 @@ class SetMetaCommand(Command):
     def __init__(self, graph: Graph, key: str, value: Any, text: str = "") -> None:
         super().__init__(text or f"Set {key}")
         self.graph, self.key, self.value = graph, key, copy.deepcopy(value)
-        self.old = copy.deepcopy(graph.meta.get(key, MISSING))
+        # MISSING must stay the same object (deepcopy would make a new one), so copy only real values.
+        self.old = copy.deepcopy(graph.meta[key]) if key in graph.meta else MISSING
 
     def redo(self) -> None:
         self.graph.set_meta(self.key, copy.deepcopy(self.value))
 
     def undo(self) -> None:
-        if self.old is MISSING:  # the key did not exist: notify, then leave no trace
-            self.graph.set_meta(self.key, None)
-            self.graph.meta.pop(self.key, None)
-        else:
-            self.graph.set_meta(self.key, copy.deepcopy(self.old))
+        self.graph.set_meta(self.key, MISSING if self.old is MISSING else copy.deepcopy(self.old))
 
 
 class AddGroupCommand(Command):

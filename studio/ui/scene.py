@@ -177,23 +177,9 @@ class GraphScene(QGraphicsScene):
             return "ports of a placeholder node cannot be wired"
         if not can_connect(out_port.type_name, in_type):
             return f"{in_port.name} expects {in_type}, got {out_port.type_name}"
-        if self._reaches(in_port.node_id, out_port.node_id):
+        if self.graph.reaches(in_port.node_id, out_port.node_id):
             return "that link would make a cycle"
         return None
-
-    def _reaches(self, start: str, goal: str) -> bool:
-        children: dict[str, list[str]] = {}
-        for link in self.graph.links:
-            children.setdefault(link.from_node, []).append(link.to_node)
-        stack, seen = [start], set()
-        while stack:
-            current = stack.pop()
-            if current == goal:
-                return True
-            if current not in seen:
-                seen.add(current)
-                stack.extend(children.get(current, []))
-        return False
 
     def connect_ports(self, out_port: PortItem, in_port: PortItem) -> bool:
         problem = self.link_problem(out_port, in_port)

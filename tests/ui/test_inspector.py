@@ -96,3 +96,14 @@ def test_unknown_node_shows_its_saved_parameters(window):
     assert "node pack is missing" in window.inspector.subtitle.text()
     assert window.scene.node_items["x"].spec is None
     window.scene.add_node("TestPattern", QPointF(0, 300))
+
+
+def test_undoing_the_first_seed_mode_leaves_no_meta_key_behind(window):
+    ids = small_graph(window, sampler=True, steps=1)
+    window.scene.select_nodes([ids["sampler"]])
+    window.inspector.editors["seed"].mode.setCurrentText("increment")
+    window.undo_stack.undo()
+    assert "seed_modes" not in window.scene.graph.meta
+    from studio.graph import dumps_graph
+
+    dumps_graph(window.scene.graph)  # still plain JSON
