@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QMenu, QVBoxLayout, QWidget
 
 from studio.ui.frame_view import array_to_qimage
 
@@ -18,6 +18,7 @@ THUMB = QSize(128, 80)
 class HistoryStrip(QWidget):
     output_chosen = Signal(object)  # an OutputEntry
     graph_requested = Signal(object)  # an OutputEntry whose graph should be restored
+    timeline_requested = Signal(object)  # an OutputEntry to add to the timeline as a shot
     _thumbnail_decoded = Signal(object, object)  # entry, RGB array (from a decoding thread)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -38,6 +39,8 @@ class HistoryStrip(QWidget):
         self.list.itemClicked.connect(lambda item: self.output_chosen.emit(item.data(Qt.ItemDataRole.UserRole)))
         self._thumbnail_decoded.connect(self._set_thumbnail, Qt.ConnectionType.QueuedConnection)
         self.list.itemDoubleClicked.connect(lambda item: self.graph_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
 
     def add(self, entry: OutputEntry) -> None:
         self.entries.insert(0, entry)
@@ -52,6 +55,18 @@ class HistoryStrip(QWidget):
             thread = threading.Thread(target=self._decode, args=(entry,), name="studio-thumbnail", daemon=True)
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
             thread.start()
+
+    def _context_menu(self, point: Any) -> None:
+        item = self.list.itemAt(point)
+        if item is None:
+            return
+        entry = item.data(Qt.ItemDataRole.UserRole)
+        menu = QMenu(self)
+        menu.addAction("View", lambda: self.output_chosen.emit(entry))
+        menu.addAction("Open its graph", lambda: self.graph_requested.emit(entry))
+        add = menu.addAction("Add to timeline", lambda: self.timeline_requested.emit(entry))
+        add.setEnabled(entry.path is not None)
+        menu.exec(self.list.viewport().mapToGlobal(point))
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Wait for thumbnail decoding to finish (they take milliseconds) so none outlives the window."""

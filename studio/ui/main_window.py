@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QKeySequence, QUndoGroup, QUndoStack
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QVBoxLayout, QWidget
 
 from studio.graph.registry import NodeRegistry
@@ -28,6 +28,7 @@ from studio.ui.queue_panel import QueuePanel
 from studio.ui.run_controller import RunController
 from studio.ui.run_presenter import RunPresenter
 from studio.ui.scene import GraphScene
+from studio.ui.timeline_link import TimelineLink
 from studio.ui.view import GraphView
 
 
@@ -85,6 +86,12 @@ class MainWindow(QMainWindow):
         self.queue_panel = QueuePanel(self.runs)
         self.problems = ProblemsPanel()
         self.history = HistoryStrip()
+        self.timeline = TimelineLink(self)
+        # Undo and redo follow the focus: the canvas's history or the timeline's.
+        self.undo_group = QUndoGroup(self)
+        self.undo_group.addStack(self.undo_stack)
+        self.undo_group.addStack(self.timeline.panel.undo_stack)
+        self.undo_group.setActiveStack(self.undo_stack)
         self.docks: dict[str, QDockWidget] = {}
         self._build_docks()
         self.document = DocumentController(self)
@@ -105,6 +112,11 @@ class MainWindow(QMainWindow):
         self.problems.node_clicked.connect(self._focus_node)
         self.history.output_chosen.connect(self.presenter.show_output)
         self.history.graph_requested.connect(self._restore_output_graph)
+        self.history.timeline_requested.connect(lambda entry: entry.path is not None and self.timeline.add(entry.path))
+        self.viewer.timeline_requested.connect(self.timeline.add_current_output)
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.instance().focusChanged.connect(self._focus_changed)
         self.undo_stack.cleanChanged.connect(self._update_title)
         self.document.document_changed.connect(self._document_changed)
         self.document.recent_changed.connect(self._fill_recent_menu)
@@ -145,6 +157,8 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(output, queue, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(queue, problems)
         self.tabifyDockWidget(problems, history)
+        timeline = self._dock("timeline", "Timeline", self.timeline.panel, bottom)
+        self.tabifyDockWidget(history, timeline)
         queue.raise_()
         self.resizeDocks([inspector, preview], [430, 330], Qt.Orientation.Vertical)
         self.resizeDocks([inspector], [430], Qt.Orientation.Horizontal)
@@ -177,9 +191,9 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
         edit = menu.addMenu("&Edit")
-        undo = self.undo_stack.createUndoAction(self, "Undo")
+        undo = self.undo_group.createUndoAction(self, "Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = self.undo_stack.createRedoAction(self, "Redo")
+        redo = self.undo_group.createRedoAction(self, "Redo")
         redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Shift+Z")])
         edit.addActions([undo, redo])
         edit.addSeparator()
@@ -207,6 +221,8 @@ class MainWindow(QMainWindow):
         view.addSeparator()
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
+
+        self.timeline.fill_menu(menu.addMenu("&Timeline"))
 
         run = menu.addMenu("&Run")
         self.run_action = self._action(run, "Run", [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")], self.run)
@@ -283,6 +299,13 @@ class MainWindow(QMainWindow):
             self._banner_timer.start()
         else:
             self._banner_timer.stop()
+
+    def _focus_changed(self, old: Any, new: Any) -> None:
+        if new is None or not self.isAncestorOf(new):
+            return
+        panel = self.timeline.panel
+        in_timeline = new is panel or panel.isAncestorOf(new)
+        self.undo_group.setActiveStack(panel.undo_stack if in_timeline else self.undo_stack)
 
     def _focus_node(self, node_id: str) -> None:
         if node_id in self.scene.node_items:
@@ -371,6 +394,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop the worker, the player and autosave (a clean exit leaves no recovery file)."""
         self.autosaver.stop()
+        self.timeline.shutdown()
         self.runs.shutdown()
         self.history.shutdown()
         self.viewer.stop()

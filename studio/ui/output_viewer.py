@@ -10,13 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QStyle, QVBoxLayout, QWidget
 
 from studio.ui.frame_view import FrameView, frames_of
 
 
 class OutputViewer(QWidget):
+    timeline_requested = Signal()  # add the video shown here to the timeline
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view = FrameView("The finished video plays here.")
@@ -56,6 +58,9 @@ class OutputViewer(QWidget):
         self.loop.toggled.connect(self._apply_loop)
         self.time_label = QLabel("0:00.0 / 0:00.0")
         self.time_label.setObjectName("dim")
+        add = QPushButton("+ Timeline")
+        add.setToolTip("Add this video to the timeline as a shot")
+        add.clicked.connect(self.timeline_requested.emit)
         self.title = QLabel("")
         self.title.setObjectName("dim")
 
@@ -66,6 +71,7 @@ class OutputViewer(QWidget):
         controls.addWidget(self.slider, 1)
         controls.addWidget(self.time_label)
         controls.addWidget(self.loop)
+        controls.addWidget(add)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addWidget(self.view, 1)

@@ -87,7 +87,8 @@ class TimelinePanel(QWidget):
     film_exported = Signal(object)  # VideoFile
     open_graph_requested = Signal(object)  # the graph dict a shot was rendered from
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, own_shortcuts: bool = True) -> None:
+        """``own_shortcuts=False`` when a window routes Ctrl+Z to this panel's stack itself."""
         super().__init__(parent)
         self.timeline = Timeline()
         self.undo_stack = QUndoStack(self)
@@ -120,13 +121,14 @@ class TimelinePanel(QWidget):
         self.toolbar.addSeparator()
         self._add_action("Export film…", self.choose_export, "Render the cut to one video file")
         self._add_action("Export cut…", self.choose_interchange, "Save as .otio, EDL or FCP7 XML for other editors")
-        undo = self.undo_stack.createUndoAction(self, "Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        undo.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        redo = self.undo_stack.createRedoAction(self, "Redo")
-        redo.setShortcut(QKeySequence.StandardKey.Redo)
-        redo.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.addActions([undo, redo])
+        if own_shortcuts:
+            undo = self.undo_stack.createUndoAction(self, "Undo")
+            undo.setShortcut(QKeySequence.StandardKey.Undo)
+            undo.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            redo = self.undo_stack.createRedoAction(self, "Redo")
+            redo.setShortcut(QKeySequence.StandardKey.Redo)
+            redo.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addActions([undo, redo])
 
         self.status = QLabel("Drop rendered videos here, or use Add shot.")
         self.status.setObjectName("dim")

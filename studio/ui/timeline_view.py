@@ -161,7 +161,7 @@ class TimelineView(QGraphicsView):
             scene.addItem(item)
             item.setSelected(shot.index == selected)
             self.clips.append(item)
-        starts = {s.index + 1: s.start for s in self.timeline.shots()}
+        starts = {s.index: s.start for s in self.timeline.shots()}
         for before, in_off, out_off in self.timeline.transitions():
             cut = starts.get(before + 1)
             if cut is None:
@@ -248,16 +248,12 @@ class TimelineView(QGraphicsView):
 
 
 def _first_frame(path: Path) -> QPixmap | None:
-    """A small thumbnail from the first frame of a video (None if it cannot be read)."""
-    try:
-        import av
+    """A small thumbnail from the first frame of a shot (None if it cannot be read).
 
-        from studio.ui.frame_view import array_to_qimage
+    Decoded once per file and cached by the view, so only adding a shot pays for it.
+    """
+    from studio.ui.frame_view import array_to_qimage
+    from studio.ui.history_strip import first_frame
 
-        with av.open(str(path)) as container:
-            for frame in container.decode(video=0):
-                image = frame.to_ndarray(format="rgb24")
-                return QPixmap.fromImage(array_to_qimage(image)).scaledToHeight(48)
-    except Exception:  # a thumbnail is decoration; an unreadable file shows without one
-        return None
-    return None
+    image = first_frame(path)
+    return None if image is None else QPixmap.fromImage(array_to_qimage(image)).scaledToHeight(48)

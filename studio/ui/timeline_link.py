@@ -1,0 +1,148 @@
+"""TimelineLink: ties the timeline dock to the rest of the window.
+
+- The timeline is the studio's cut, kept apart from whichever graph is open (a shot's graph
+  can be opened, changed and re-rendered without losing the cut). It is saved after every
+  edit to ``<data dir>/timeline.otio`` (atomically, so a crash loses nothing) and reopened at
+  start; File > Timeline saves or opens other ``.otio`` files.
+- Shots come from the output viewer, the history strip, finished runs and dropped files.
+- "Open graph" on a shot loads the graph that rendered it; the next successful render of
+  that graph replaces the shot in place (the old file stays on disk).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog, QMenu
+
+from studio.timeline import Timeline, TimelineError, load_timeline, save_timeline
+from studio.ui.timeline_panel import TimelinePanel
+
+
+def timeline_path() -> Path:
+    from studio.settings import data_dir
+
+    return data_dir() / "timeline.otio"
+
+
+class TimelineLink(QObject):
+    def __init__(self, window: Any) -> None:
+        super().__init__(window)
+        self.window = window
+        self.panel = TimelinePanel(own_shortcuts=False)
+        self.rerender_shot: int | None = None  # the shot whose graph is open for a re-render
+        self._restore_saved()
+        self.panel.changed.connect(self.autosave)
+        self.panel.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
+        self.panel.film_exported.connect(lambda video: window.viewer.show_video(video.path, video.fps))
+        self.panel.open_graph_requested.connect(self.open_shot_graph)
+        window.runs.run_finished.connect(self._run_finished)
+
+    def fill_menu(self, menu: QMenu) -> None:
+        menu.addAction("Add current output to timeline", self.add_current_output)
+        menu.addAction("Add shot from file…", self.panel.choose_shots)
+        menu.addSeparator()
+        menu.addAction("Open timeline…", self.open_dialog)
+        menu.addAction("Save timeline as…", self.save_dialog)
+        menu.addAction("Export film…", self.panel.choose_export)
+        menu.addAction("Export cut (OTIO, EDL, FCP7)…", self.panel.choose_interchange)
+        menu.addSeparator()
+        menu.addAction("New timeline", lambda: self.panel.edit("New timeline", _clear))
+
+    # ---- adding shots ----------------------------------------------------------------------
+    def add_current_output(self) -> bool:
+        source = self.window.viewer.source
+        if source is None:
+            self.window.notify("Nothing to add: the output viewer shows no video file", "warning")
+            return False
+        return self.add(source)
+
+    def add(self, path: str | Path, graph: dict[str, Any] | None = None) -> bool:
+        added = self.panel.add_video(path, graph=graph)
+        if added:
+            self.window.docks["timeline"].raise_()
+        return added
+
+    # ---- re-rendering a shot in place ------------------------------------------------------
+    def open_shot_graph(self, graph_document: dict[str, Any]) -> None:
+        from studio.graph import GraphFileError, graph_from_dict
+
+        index = self.panel.selected
+        try:
+            graph = graph_from_dict(graph_document, source="timeline shot")
+        except GraphFileError as exc:
+            self.window.notify(f"The shot's graph cannot be opened: {exc}", "error")
+            return
+        if not self.window.document.maybe_save():
+            return
+        shot = self.panel.timeline.shots()[index]
+        self.window.document.set_document(graph, None, f"{shot.name} (timeline shot)", dirty=True)
+        self.rerender_shot = index
+        self.window.notify(
+            f"Editing the graph of shot {index + 1} ({shot.name}): the next successful render replaces it "
+            "in the timeline; the old file is kept."
+        )
+
+    def _run_finished(self, job: Any) -> None:
+        if self.rerender_shot is None or job.status != "done" or job.report is None:
+            return
+        videos = [p for p in job.report.files() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm")]
+        if not videos:
+            return
+        from studio.graph import graph_to_dict
+
+        index, self.rerender_shot = self.rerender_shot, None
+        if self.panel.replace_shot(index, videos[0], graph=graph_to_dict(job.graph)):
+            self.window.notify(f"Shot {index + 1} now uses {videos[0].name}")
+
+    # ---- persistence -----------------------------------------------------------------------
+    def autosave(self) -> None:
+        try:
+            save_timeline(self.panel.timeline, timeline_path())
+        except OSError as exc:
+            self.window.notify(f"The timeline could not be saved: {exc}", "warning")
+
+    def _restore_saved(self) -> None:
+        path = timeline_path()
+        if not path.is_file():
+            return
+        try:
+            self.panel.set_timeline(load_timeline(path))
+        except TimelineError as exc:
+            self.window.notify(f"The saved timeline could not be read ({exc}); starting an empty one", "warning")
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open timeline", "", "OpenTimelineIO (*.otio)")
+        if path:
+            self.open(path)
+
+    def open(self, path: str | Path) -> bool:
+        try:
+            timeline = load_timeline(path)
+        except TimelineError as exc:
+            self.window.notify(str(exc), "error")
+            return False
+        self.panel.edit(f"Open {Path(path).name}", lambda tl: _replace(tl, timeline))
+        offline = timeline.offline_shots()
+        if offline:
+            self.window.notify(f"{len(offline)} shot(s) are offline (file missing); they are kept", "warning")
+        return True
+
+    def save_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save timeline", "cut.otio", "OpenTimelineIO (*.otio)")
+        if path:
+            save_timeline(self.panel.timeline, path)
+            self.window.statusBar().showMessage(f"Saved {path}", 5000)
+
+    def shutdown(self) -> None:
+        self.panel.shutdown()
+
+
+def _clear(timeline: Timeline) -> None:
+    _replace(timeline, Timeline(rate=timeline.rate))
+
+
+def _replace(timeline: Timeline, other: Timeline) -> None:
+    timeline.otio = other.otio
