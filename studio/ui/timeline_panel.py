@@ -119,6 +119,7 @@ class TimelinePanel(QWidget):
         self._add_action("Soundtrack…", self.choose_soundtrack, "Put music under the film")
         self._add_action("Open graph", self.open_selected_graph, "Open the graph that rendered the selected shot")
         self.toolbar.addSeparator()
+        self._add_action("Play cut", self.play_cut, "Render a quick preview of the cut and play it in the viewer")
         self._add_action("Export film…", self.choose_export, "Render the cut to one video file")
         self._add_action("Export cut…", self.choose_interchange, "Save as .otio, EDL or FCP7 XML for other editors")
         if own_shortcuts:
@@ -284,6 +285,20 @@ class TimelinePanel(QWidget):
             path, _ = QFileDialog.getSaveFileName(self, "Export film", f"film{suffix}", f"Video (*{suffix})")
             if path:
                 self.export_film(str(Path(path).with_suffix(suffix)), **options)
+
+    def play_cut(self) -> None:
+        """Render a small preview of the whole cut (with sound) for the viewer to play."""
+        from studio.settings import data_dir
+
+        shots = self.timeline.shots()
+        if not shots:
+            self._say("the timeline has no shots to play")
+            return
+        settings = shots[0].metadata.get("settings", {})
+        width, height = int(settings.get("width", 640)), int(settings.get("height", 360))
+        scale = min(1.0, 640 / max(width, 1))
+        size = {"width": max(16, int(width * scale) // 2 * 2), "height": max(16, int(height * scale) // 2 * 2)}
+        self.export_film(data_dir() / "previews" / "cut-preview.mp4", crf=28, **size)
 
     def export_film(self, path: str | Path, **options: Any) -> None:
         """Render the cut in the background; ``film_exported`` fires when it is written."""

@@ -131,3 +131,11 @@ def test_timeline_round_trips_through_the_project_document(panel, tmp_path):
     (tmp_path / "green.mp4").unlink()
     other.load_document(document)
     assert "1 offline" in other.status.text() and len(other.timeline) == 3
+
+
+def test_play_cut_renders_a_preview_of_the_whole_cut(panel, qtbot, studio_home):
+    with qtbot.waitSignal(panel.film_exported, timeout=60_000) as blocker:
+        panel.play_cut()
+    video = blocker.args[0]
+    assert video.frame_count == 72 and (video.width, video.height) == (48, 32)
+    assert str(studio_home) in str(video.path)
