@@ -11,7 +11,7 @@ from studio.graph.spec import NodeSpec
 
 def builtin_node_types() -> list[NodeSpec]:
     """Every built-in node type. A new node type adds one line here."""
-    from nodes import generate, interpolate, media, upscale, video
+    from nodes import generate, interpolate, media, primitives, upscale, video
     from nodes.diffusion import nodes as diffusion
 
     return [
@@ -31,4 +31,9 @@ def builtin_node_types() -> list[NodeSpec]:
         diffusion.sampler,
         diffusion.vae_decode,
         diffusion.vae_encode,
+        primitives.int_value,
+        primitives.float_value,
+        primitives.text_value,
+        primitives.seed_value,
+        primitives.bool_value,
     ]

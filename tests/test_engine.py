@@ -284,3 +284,21 @@ def test_nodes_that_never_ask_for_the_device_do_not_resolve_it(rec):
     engine = Engine("auto", registry=rec.registry, settings=RunSettings())
     engine.run(chain(("Const", "src"), ("Sink", "out")))
     assert engine._device is None  # "auto" was never resolved, so torch was never needed
+
+
+def test_a_wired_value_out_of_the_parameters_range_fails_the_node_naming_both(rec, engine):
+    from studio.graph import OutputSpec, ParamSpec, node_type
+    from studio.graph import types as t
+
+    @node_type("IntOut", category="Test", params=[ParamSpec("v", t.INT, 0)], outputs=[OutputSpec("value", t.INT)])
+    def int_out(ctx, *, v):
+        return {"value": v}
+
+    rec.registry.register(int_out)
+    graph = chain(("Const", "src"), ("Sink", "out"))
+    graph.add_node(Node("drive", "IntOut", {"v": 5000}))
+    graph.connect(Link("drive", "value", "src", "value"))
+    report = engine.run(graph)
+    assert report.nodes["src"].status == "failed"
+    assert report.nodes["src"].error == "value (from drive.value) must be between -1000 and 1000, got 5000"
+    assert rec.calls["src"] == 0

@@ -121,3 +121,15 @@ def test_groups_can_be_added_changed_and_removed():
 def test_reaches_follows_links_downstream_only():
     g = make()
     assert g.reaches("a", "c") and not g.reaches("c", "a") and not g.reaches("a", "a")
+
+
+def test_node_extras_are_edited_through_the_model_with_a_notification():
+    from studio.graph.model import MISSING
+
+    g = make()
+    seen = []
+    g.subscribe(lambda change: seen.append((change.kind, change.node_id, change.name)))
+    assert g.set_node_extra("a", "inputs", ["value"]) is MISSING
+    assert g.node("a").extra == {"inputs": ["value"]}
+    g.set_node_extra("a", "inputs", MISSING)
+    assert g.node("a").extra == {} and seen == [("node_changed", "a", "inputs")] * 2

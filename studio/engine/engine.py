@@ -224,6 +224,7 @@ class Engine:
             )
             t0 = time.perf_counter()
             try:
+                _check_wired_params(spec, upstream, values)
                 outputs = spec.compute(ctx, **values)
                 missing = [p.name for p in spec.outputs if not isinstance(outputs, dict) or p.name not in outputs]
                 if missing:
@@ -269,6 +270,16 @@ class _LazyDocument:
         if self._document is None:
             self._document = graph_to_dict(self._graph)
         return self._document
+
+
+def _check_wired_params(spec: Any, upstream: list, values: dict[str, Any]) -> None:
+    """A value arriving over a wire into a promoted parameter obeys the parameter's own rules."""
+    for link in upstream:
+        param = spec.param(link.to_port)
+        if param is not None:
+            problem = param.check(values[link.to_port])
+            if problem:
+                raise NodeError(f"{link.to_port} (from {link.from_node}.{link.from_port}) {problem}")
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -62,8 +62,8 @@ class Group:
 @dataclass(frozen=True)
 class GraphChange:
     """A change notification. ``kind`` is one of: node_added, node_removed, link_added,
-    link_removed, param_changed, node_moved, group_added, group_removed, group_changed,
-    meta_changed."""
+    link_removed, param_changed, node_changed (an extra entry), node_moved, group_added,
+    group_removed, group_changed, meta_changed."""
 
     kind: str
     node_id: str | None = None
@@ -213,6 +213,20 @@ class Graph:
         else:
             node.params[name] = value
         self._emit(GraphChange("param_changed", node_id=node_id, name=name, value=value, old=old))
+        return old
+
+    def set_node_extra(self, node_id: str, key: str, value: Any) -> Any:
+        """Set a node's extra (file-only) entry, e.g. which parameters show as inputs.
+
+        ``MISSING`` removes the entry. Returns the previous value or ``MISSING``.
+        """
+        node = self.node(node_id)
+        old = node.extra.get(key, _MISSING)
+        if value is _MISSING:
+            node.extra.pop(key, None)
+        else:
+            node.extra[key] = value
+        self._emit(GraphChange("node_changed", node_id=node_id, name=key, value=value, old=old))
         return old
 
     def move_node(self, node_id: str, position: tuple[float, float]) -> tuple[float, float]:

@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from studio.graph.model import MISSING, Graph, Group, Link, Node
+from studio.ui.promotion import PROMOTED_KEY
 
 SET_PARAM_ID = 1001
 
@@ -146,6 +147,34 @@ class SetParamCommand(Command):
         self.graph.set_param(self.node_id, self.name, self.old)
 
 
+class PromoteParamCommand(Command):
+    """Show parameter ``name`` as an input port (``promoted``) or take that port away again.
+
+    The state lives in the node's ``extra["inputs"]``, set through ``Graph.set_node_extra`` so
+    the canvas hears of it like any other edit.
+    """
+
+    def __init__(self, graph: Graph, node_id: str, name: str, promoted: bool, parent: Command | None = None) -> None:
+        text = f"Drive {node_id}.{name} from a wire" if promoted else f"Use the value of {node_id}.{name}"
+        super().__init__(text, parent)
+        self.graph, self.node_id = graph, node_id
+        extra = graph.node(node_id).extra
+        self.old = copy.deepcopy(extra[PROMOTED_KEY]) if PROMOTED_KEY in extra else MISSING
+        # Odd entries a file may hold stay as they are; only ``name`` is added or taken out.
+        listed = extra.get(PROMOTED_KEY)
+        names = [n for n in listed if n != name] if isinstance(listed, list) else []
+        self.new = names + [name] if promoted else names
+
+    def _store(self, value: Any) -> None:
+        self.graph.set_node_extra(self.node_id, PROMOTED_KEY, value if value is MISSING else copy.deepcopy(value))
+
+    def redo(self) -> None:
+        self._store(self.new or MISSING)  # no empty list left behind in the file
+
+    def undo(self) -> None:
+        self._store(self.old)
+
+
 class MoveNodesCommand(Command):
     def __init__(self, graph: Graph, moves: dict[str, tuple[tuple[float, float], tuple[float, float]]]) -> None:
         super().__init__("Move" if len(moves) > 1 else f"Move {next(iter(moves))}")
@@ -277,8 +306,8 @@ def next_seeds_command(graph: Graph, registry: Any, modes: Any) -> Command | Non
     macro = Command("Next seeds after run")
     for key, mode in modes.items() if isinstance(modes, dict) else ():
         node_id, _, name = key.rpartition(".")
-        if node_id not in graph or mode == "fixed":
-            continue
+        if node_id not in graph or mode == "fixed" or graph.link_into(node_id, name) is not None:
+            continue  # a seed driven by a wire ignores its own value: moving it would only add noise
         node = graph.node(node_id)
         spec = registry.get(node.type)
         param = spec.param(name) if spec else None

@@ -3,6 +3,8 @@
 Every accepted edit is a SetParamCommand on the undo stack; a refused value keeps the model
 unchanged and shows the spec's reason under the widget. Seed modes (fixed / randomize /
 increment after each run) are kept in the graph's ``meta["seed_modes"]`` so they save with it.
+A parameter driven by a wire is shown read-only, naming the output that drives it; right-click
+a parameter's name to drive it from a wire or to use its own value again.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QFormLayout, QLabel, QMenu, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from studio.graph.model import GraphChange
 from studio.graph.validate import node_params
 from studio.ui.commands import SetMetaCommand, SetParamCommand
 from studio.ui.param_widgets import ParamEditor, SeedEditor, make_editor
+from studio.ui.promotion import add_promotion_actions
 
 SEED_MODES_KEY = "seed_modes"
 
@@ -29,6 +32,7 @@ class Inspector(QWidget):
         self.node_id = ""
         self.editors: dict[str, ParamEditor] = {}
         self.errors: dict[str, QLabel] = {}
+        self.driven: dict[str, QLabel] = {}  # parameters driven by a wire: "driven by node.port"
         self._unsubscribe = lambda: None
 
         outer = QVBoxLayout(self)
@@ -50,6 +54,7 @@ class Inspector(QWidget):
         self.scroll.setWidget(self.body)
         scene.node_selected.connect(self.show_node)
         scene.graph_replaced.connect(self._watch_graph)
+        scene.node_inputs_changed.connect(lambda node_id: node_id == self.node_id and self.show_node(node_id))
         self._watch_graph()
 
     @property
@@ -79,9 +84,16 @@ class Inspector(QWidget):
     # ---- building --------------------------------------------------------------------------
     def show_node(self, node_id: str) -> None:
         while self.form.rowCount():
-            self.form.removeRow(0)
+            # Deleted later, not now: the rebuild may run inside a signal of one of these widgets
+            # (the "Use the value again" button), and deleting a sender mid-signal crashes.
+            row = self.form.takeRow(0)
+            for item in (row.labelItem, row.fieldItem):
+                if item is not None and item.widget() is not None:
+                    item.widget().hide()
+                    item.widget().deleteLater()
         self.editors.clear()
         self.errors.clear()
+        self.driven.clear()
         self.node_id = node_id if node_id and node_id in self.graph else ""
         if not self.node_id:
             self.title.setText("Nothing selected")
@@ -107,10 +119,15 @@ class Inspector(QWidget):
         except Exception:  # a migration that chokes on odd saved values: show the raw ones
             values = {**spec.default_params(), **node.params}
         for param in spec.params:
-            if self.graph.link_into(node.id, param.name) is not None:
-                driven = QLabel("driven by a link")
-                driven.setObjectName("dim")
-                self.form.addRow(param.name, driven)
+            label = QLabel(param.name)
+            label.setToolTip(param.doc)
+            label.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            label.customContextMenuRequested.connect(
+                lambda point, name=param.name, widget=label: self._param_menu(name, widget.mapToGlobal(point))
+            )
+            link = self.graph.link_into(node.id, param.name)
+            if link is not None:
+                self.form.addRow(label, self._driven_row(param.name, f"{link.from_node}.{link.from_port}"))
                 continue
             editor = make_editor(param, self.model_folders)
             editor.set_value(values.get(param.name, param.default))
@@ -129,11 +146,41 @@ class Inspector(QWidget):
             column_layout.setSpacing(2)
             column_layout.addWidget(editor)
             column_layout.addWidget(error)
-            label = QLabel(param.name)
-            label.setToolTip(param.doc)
+            if self.scene.is_promoted(node.id, param.name):
+                hint = QLabel("Also an input on the node: a wire connected there replaces this value.")
+                hint.setObjectName("dim")
+                hint.setWordWrap(True)
+                column_layout.addWidget(hint)
             self.form.addRow(label, column)
             self.editors[param.name] = editor
             self.errors[param.name] = error
+
+    def _driven_row(self, name: str, source: str) -> QWidget:
+        """A read-only row for a parameter driven by a wire, with the way back to its own value."""
+        row = QWidget()
+        layout = QVBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        driven = QLabel(f"driven by {source}")
+        driven.setObjectName("dim")
+        driven.setToolTip(f"The value on the wire from {source} replaces this parameter when the graph runs.")
+        back = QPushButton("Use the value again")
+        back.setToolTip("Remove the wire and the input port; the parameter's own value is used again")
+        back.clicked.connect(lambda: self.scene.use_param_value(self.node_id, name))
+        layout.addWidget(driven)
+        layout.addWidget(back, 0, Qt.AlignmentFlag.AlignLeft)
+        self.driven[name] = driven
+        return row
+
+    def _param_menu(self, name: str, global_pos: QPoint) -> QMenu:
+        menu = QMenu(self)
+        add_promotion_actions(menu, self.scene, self.node_id, name)
+        menu.popup(global_pos)
+        return menu
+
+    def driven_text(self, name: str) -> str:
+        label = self.driven.get(name)
+        return label.text() if label is not None else ""
 
     # ---- editing ---------------------------------------------------------------------------
     def edit(self, name: str, value: Any) -> bool:

@@ -1,6 +1,7 @@
 """NodeAdding: the ways a node joins the graph: the palette (double-click, Tab, a link dropped on
 empty canvas), the categorized context menu and paste. A node added from a dropped link is
-connected to it in the same undo step."""
+connected to it in the same undo step (promoting the parameter it drives, if that is where the
+wire goes). Right-clicking a node also offers to drive its parameters from wires."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from PySide6.QtWidgets import QMenu
 from studio.graph.model import Link
 from studio.ui import clipboard, commands
 from studio.ui.group_item import GroupItem
+from studio.ui.node_item import NodeItem, PortItem
 from studio.ui.palette import compatible_port
+from studio.ui.promotion import add_promotion_actions
 
 GROUP_COLOURS = {
     "Slate": "#3a5a7a",
@@ -58,11 +61,13 @@ class NodeAdding(QObject):
             self.scene.select_nodes([node_id])
             return node_id
         spec = self.window.registry[type_name]
-        port_name = compatible_port(spec, from_port.type_name, from_port.is_output)
+        port_name = compatible_port(spec, from_port.type_name, from_port.is_output, prefer=from_port.name)
         self.window.undo_stack.beginMacro(f"Add {type_name} and connect")
         node_id = self.scene.add_node(type_name, pos if from_port.is_output else pos - QPointF(210, 0))
         if port_name is not None:
             if from_port.is_output:
+                if spec.input(port_name) is None:  # a parameter: promote it, so its port outlives the wire
+                    self.scene.push(self.scene.promote_command(node_id, port_name))
                 link = Link(from_port.node_id, from_port.name, node_id, port_name)
             else:
                 link = Link(node_id, port_name, from_port.node_id, from_port.name)
@@ -74,6 +79,9 @@ class NodeAdding(QObject):
     def context_menu(self, point: Any) -> None:
         scene_pos = self.window.view.mapToScene(point)
         menu = QMenu(self.window)
+        node_item, param = self.node_and_param_at(scene_pos)
+        if node_item is not None and add_promotion_actions(menu, self.scene, node_item.node_id, param):
+            menu.addSeparator()
         add = menu.addMenu("Add node")
         by_category: dict[str, list[str]] = {}
         for spec in self.window.registry:
@@ -104,6 +112,15 @@ class NodeAdding(QObject):
         menu.addSeparator()
         menu.addAction("Fit all", self.window.view.fit_all)
         menu.popup(self.window.view.viewport().mapToGlobal(point))
+
+    def node_and_param_at(self, scene_pos: QPointF) -> tuple[NodeItem | None, str | None]:
+        """The node under ``scene_pos`` and the parameter row (or promoted port) there, if any."""
+        for item in self.scene.items(scene_pos):
+            if isinstance(item, PortItem):
+                return item.node_item, item.name if item.parameter else None
+            if isinstance(item, NodeItem):
+                return item, item.param_at(item.mapFromScene(scene_pos))
+        return None, None
 
     def set_group_colour(self, group_id: str, colour: str) -> None:
         self.scene.push(commands.UpdateGroupCommand(self.scene.graph, group_id, "Group colour", color=colour))

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphi
 from studio.graph.model import Node
 from studio.graph.spec import NodeSpec
 from studio.ui import theme
+from studio.ui.promotion import promoted_params
 
 if TYPE_CHECKING:
     from studio.ui.link_item import LinkItem
@@ -25,21 +26,36 @@ UNKNOWN_TYPE = "?"
 
 
 class PortItem(QGraphicsItem):
-    """A port: a coloured dot on the node's edge; links start and end at its centre."""
+    """A port: a coloured dot on the node's edge; links start and end at its centre.
 
-    def __init__(self, node_item: NodeItem, name: str, type_name: str, is_output: bool, optional: bool = False):
+    A promoted parameter's port (``parameter``) is a diamond: unconnected, the parameter's own
+    value is used; connected, the wire's value replaces it.
+    """
+
+    def __init__(
+        self,
+        node_item: NodeItem,
+        name: str,
+        type_name: str,
+        is_output: bool,
+        optional: bool = False,
+        parameter: bool = False,
+    ):
         super().__init__(node_item)
         self.node_item = node_item
         self.name = name
         self.type_name = type_name
         self.is_output = is_output
         self.optional = optional
+        self.parameter = parameter
         self.links: list[LinkItem] = []
         self.highlight: str = ""  # "" | "accept" | "refuse"
         self._hover = False
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CursorShape.CrossCursor)
         kind = "output" if is_output else ("optional input" if optional else "input")
+        if parameter:
+            kind = "parameter driven by a wire; unconnected, its own value is used; right-click for options"
         self.setToolTip(f"{name}: {type_name} ({kind})")
 
     @property
@@ -63,11 +79,12 @@ class PortItem(QGraphicsItem):
         painter.setPen(QPen(QColor(theme.current().node_body), 2))
         connected = bool(self.links) or self.is_output
         painter.setBrush(QBrush(color) if connected or self.highlight == "accept" else QBrush(color.darker(250)))
-        painter.drawEllipse(QPointF(0, 0), radius, radius)
+        shape = _diamond if self.parameter else _circle
+        painter.drawPath(shape(radius + (1 if self.parameter else 0)))
         if not connected:
             painter.setPen(QPen(color, 1.6))
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawEllipse(QPointF(0, 0), radius - 1.2, radius - 1.2)
+            painter.drawPath(shape(radius - (0.6 if self.parameter else 1.2)))
 
     def hoverEnterEvent(self, event: Any) -> None:  # noqa: N802
         self._hover = True
@@ -89,6 +106,7 @@ class NodeItem(QGraphicsObject):
         self.params: dict[str, Any] = {}
         self.inputs: dict[str, PortItem] = {}
         self.outputs: dict[str, PortItem] = {}
+        self.promoted: list[str] = []  # parameters shown as input ports even without a wire
         self.state = ""  # "" | queued | running | cached | done | failed | skipped
         self.progress: float | None = None
         self.message = ""
@@ -110,6 +128,7 @@ class NodeItem(QGraphicsObject):
         else:
             self.setToolTip(f"Unknown node type {node.type!r}: kept as a placeholder so nothing is lost.")
         self.setPos(QPointF(*node.position))
+        self.set_promoted(promoted_params(node, spec))
         self.update_params(node.params)
 
     # ---- ports -------------------------------------------------------------------------
@@ -117,12 +136,55 @@ class NodeItem(QGraphicsObject):
         """The port ``name``, created for a placeholder or a promoted parameter if needed."""
         ports = self.outputs if is_output else self.inputs
         if name not in ports:
-            type_name = UNKNOWN_TYPE
+            type_name, parameter = UNKNOWN_TYPE, False
             if self.spec is not None and not is_output:
                 type_name = self.spec.input_type(name) or UNKNOWN_TYPE
-            ports[name] = PortItem(self, name, type_name, is_output, optional=True)
+                parameter = self.spec.param(name) is not None
+            ports[name] = PortItem(self, name, type_name, is_output, optional=True, parameter=parameter)
+            self._order_inputs()
             self._layout()
         return ports[name]
+
+    def set_promoted(self, names: list[str]) -> list[PortItem]:
+        """Show ports for the promoted parameters ``names``; returns the parameter ports taken
+        away (neither promoted nor wired any more) for the scene to discard."""
+        self.promoted = list(names)
+        for name in self.promoted:
+            self.ensure_port(name, False)
+        return self.drop_unused_ports()
+
+    def drop_unused_ports(self) -> list[PortItem]:
+        """Take away parameter ports that are neither promoted nor wired; returns them."""
+        dropped = [p for p in self.inputs.values() if p.parameter and not p.links and p.name not in self.promoted]
+        for port in dropped:
+            del self.inputs[port.name]
+        if dropped:
+            self._layout()
+        return dropped
+
+    def _order_inputs(self) -> None:
+        """Declared inputs first, then promoted parameters in the spec's order."""
+        if self.spec is None:
+            return
+        names = [p.name for p in self.spec.inputs] + [p.name for p in self.spec.params]
+        rank = {name: i for i, name in enumerate(names)}
+        ordered = sorted(self.inputs.items(), key=lambda item: rank.get(item[0], len(rank)))
+        self.inputs.clear()
+        self.inputs.update(ordered)
+
+    def param_at(self, pos: QPointF) -> str | None:
+        """The parameter whose port row or summary row is at ``pos`` (item coordinates), if any."""
+        if self.spec is None:
+            return None
+        for port in self.inputs.values():
+            if port.parameter and abs(pos.y() - port.pos().y()) <= ROW / 2 and pos.x() < WIDTH / 2:
+                return port.name
+        y = HEADER + max(len(self.inputs), len(self.outputs), 1) * ROW
+        for name, _value in self._param_lines():
+            if y <= pos.y() < y + PARAM_ROW:
+                return name if self.spec.param(name) is not None else None
+            y += PARAM_ROW
+        return None
 
     def input_type(self, name: str) -> str | None:
         if self.spec is None:
@@ -257,7 +319,17 @@ class NodeItem(QGraphicsObject):
         painter.setPen(QColor(t.node_text))
         for port in self.inputs.values():
             y = port.pos().y()
-            painter.drawText(QRectF(12, y - ROW / 2, WIDTH / 2, ROW), Qt.AlignmentFlag.AlignVCenter, port.name)
+            painter.setPen(QColor(t.node_text))
+            label = QRectF(12, y - ROW / 2, WIDTH / 2, ROW)
+            painter.drawText(label, Qt.AlignmentFlag.AlignVCenter, port.name)
+            if port.parameter and not port.links and self.spec is not None:
+                # Unconnected, the parameter's own value is what runs: show it beside the name.
+                param = self.spec.param(port.name)
+                value = _short(self.params.get(port.name, param.default if param else ""))
+                indent = QFontMetricsF(painter.font()).horizontalAdvance(port.name + "  ")
+                painter.setPen(QColor(t.dim_text))
+                painter.drawText(label.adjusted(indent, 0, -12, 0), Qt.AlignmentFlag.AlignVCenter, value)
+        painter.setPen(QColor(t.node_text))
         for port in self.outputs.values():
             y = port.pos().y()
             painter.drawText(
@@ -327,6 +399,20 @@ class NodeItem(QGraphicsObject):
         elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
             self.setZValue(11 if value else 10)
         return super().itemChange(change, value)
+
+
+def _circle(radius: float) -> QPainterPath:
+    path = QPainterPath()
+    path.addEllipse(QPointF(0, 0), radius, radius)
+    return path
+
+
+def _diamond(radius: float) -> QPainterPath:
+    path = QPainterPath(QPointF(0, -radius))
+    for x, y in ((radius, 0), (0, radius), (-radius, 0)):
+        path.lineTo(x, y)
+    path.closeSubpath()
+    return path
 
 
 _fonts: dict[tuple[float, bool], QFont] = {}

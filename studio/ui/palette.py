@@ -1,7 +1,8 @@
 """NodePalette: a searchable popup listing node types, fuzzy-matched on name, category and description.
 
 It can be limited to the node types that accept (or produce) a given wire type, which is how
-dropping a link on empty canvas offers only nodes it can connect to.
+dropping a link on empty canvas offers only nodes it can connect to (a scalar wire counts
+parameters it could drive once promoted).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QLineEdit, QListWidget, QListWidge
 
 from studio.graph.registry import NodeRegistry
 from studio.graph.spec import NodeSpec
-from studio.graph.types import can_connect
+from studio.graph.types import can_connect, wire_type_for_param
 from studio.ui import theme
 
 
@@ -56,18 +57,19 @@ def spec_score(query: str, spec: NodeSpec) -> float:
     return total
 
 
-def compatible_port(spec: NodeSpec, wire_type: str, needs_input: bool) -> str | None:
-    """The first port of ``spec`` a wire of ``wire_type`` can attach to: an input fed by it
-    (``needs_input``) or an output that can feed it."""
+def compatible_port(spec: NodeSpec, wire_type: str, needs_input: bool, prefer: str = "") -> str | None:
+    """The port of ``spec`` a wire of ``wire_type`` can attach to: an input fed by it, else a
+    parameter it can drive once promoted (``needs_input``); or an output that can feed it.
+    Among several, the one named ``prefer`` wins (a Seed node's ``seed`` drives ``seed``)."""
     if needs_input:
-        for port in spec.inputs:
-            if can_connect(wire_type, port.type):
-                return port.name
-        return None
-    for out in spec.outputs:
-        if can_connect(out.type, wire_type):
-            return out.name
-    return None
+        names = [p.name for p in spec.inputs if can_connect(wire_type, p.type)]
+        if not names:
+            names = [p.name for p in spec.params if can_connect(wire_type, wire_type_for_param(p.kind))]
+    else:
+        names = [o.name for o in spec.outputs if can_connect(o.type, wire_type)]
+    if prefer in names:
+        return prefer
+    return names[0] if names else None
 
 
 class NodePalette(QFrame):

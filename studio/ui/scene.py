@@ -21,6 +21,7 @@ from studio.ui import theme
 from studio.ui.group_item import GroupItem
 from studio.ui.link_item import DraftLinkItem, LinkItem
 from studio.ui.node_item import UNKNOWN_TYPE, NodeItem, PortItem
+from studio.ui.promotion import promoted_params
 
 GRID = 20
 
@@ -30,6 +31,7 @@ class GraphScene(QGraphicsScene):
     link_dropped = Signal(object, QPointF)  # (PortItem the drag started from, scene position)
     graph_replaced = Signal()
     edit_refused = Signal(str)
+    node_inputs_changed = Signal(str)  # a node's parameters were promoted to inputs, or freed again
 
     def __init__(self, registry: NodeRegistry, undo_stack: QUndoStack, parent: Any = None) -> None:
         super().__init__(parent)
@@ -81,10 +83,17 @@ class GraphScene(QGraphicsScene):
             if item is not None:
                 item.detach()
                 self._discard(item)
+            target = self.node_items.get(change.link.to_node)
+            if target is not None:
+                for port in target.drop_unused_ports():  # a wired parameter that was never promoted
+                    self._discard(port)
+                target.update_params(target.params)  # the freed parameter returns to the summary
         elif kind == "param_changed":
             item = self.node_items.get(change.node_id)
             if item is not None:
                 item.update_params(self.graph.node(change.node_id).params)
+        elif kind == "node_changed":
+            self._promotion_changed(change.node_id)
         elif kind == "node_moved":
             item = self.node_items.get(change.node_id)
             if item is not None:
@@ -166,18 +175,64 @@ class GraphScene(QGraphicsScene):
         self.push(cmd.AddNodeCommand(self.graph, Node(node_id, type_name, spec.default_params(), position=snapped)))
         return node_id
 
+    # ---- promoted parameters --------------------------------------------------------------------
+    def is_promoted(self, node_id: str, name: str) -> bool:
+        """Whether parameter ``name`` shows as an input port (promoted, or a wire goes into it)."""
+        node = self.graph.node(node_id)
+        return name in promoted_params(node) or self.graph.link_into(node_id, name) is not None
+
+    def promote_command(self, node_id: str, name: str, parent: cmd.Command | None = None) -> cmd.Command:
+        return cmd.PromoteParamCommand(self.graph, node_id, name, True, parent)
+
+    def promote_param(self, node_id: str, name: str) -> bool:
+        """Show parameter ``name`` as an input port that a wire can drive (one undo step)."""
+        spec = self.registry.get(self.graph.node(node_id).type)
+        if spec is None or spec.param(name) is None:
+            self.edit_refused.emit(f"{node_id} has no parameter {name!r}")
+            return False
+        if self.is_promoted(node_id, name):
+            return False
+        self.push(self.promote_command(node_id, name))
+        return True
+
+    def use_param_value(self, node_id: str, name: str) -> bool:
+        """Undo a promotion: remove the wire driving ``name`` and its port, in one undo step."""
+        link = self.graph.link_into(node_id, name)
+        listed = name in promoted_params(self.graph.node(node_id))
+        if link is None and not listed:
+            return False
+        macro = cmd.Command(f"Use the value of {node_id}.{name}")
+        if link is not None:
+            cmd.RemoveLinkCommand(self.graph, link, macro)
+        if listed:
+            cmd.PromoteParamCommand(self.graph, node_id, name, False, macro)
+        self.push(macro)
+        return True
+
+    def _promotion_changed(self, node_id: str) -> None:
+        item = self.node_items.get(node_id)
+        if item is not None and node_id in self.graph:
+            for port in item.set_promoted(promoted_params(self.graph.node(node_id), item.spec)):
+                self._discard(port)
+            item.update_params(item.params)
+        self.node_inputs_changed.emit(node_id)
+
     def link_problem(self, out_port: PortItem, in_port: PortItem) -> str | None:
         """Why ``out_port`` cannot feed ``in_port``, or None when it can."""
         if out_port.is_output == in_port.is_output:
             return "connect an output to an input"
-        if out_port.node_id == in_port.node_id:
+        return self.input_problem(out_port, in_port.node_item, in_port.name)
+
+    def input_problem(self, out_port: PortItem, node_item: NodeItem, name: str) -> str | None:
+        """Why ``out_port`` cannot feed input (or parameter) ``name`` of ``node_item``, or None."""
+        if out_port.node_id == node_item.node_id:
             return "a node cannot feed itself"
-        in_type = in_port.node_item.input_type(in_port.name)
+        in_type = node_item.input_type(name)
         if in_type is None or out_port.type_name == UNKNOWN_TYPE:
             return "ports of a placeholder node cannot be wired"
         if not can_connect(out_port.type_name, in_type):
-            return f"{in_port.name} expects {in_type}, got {out_port.type_name}"
-        if self.graph.reaches(in_port.node_id, out_port.node_id):
+            return f"{name} expects {in_type}, got {out_port.type_name}"
+        if self.graph.reaches(node_item.node_id, out_port.node_id):
             return "that link would make a cycle"
         return None
 
@@ -341,11 +396,35 @@ class GraphScene(QGraphicsScene):
             )
             self.undo_stack.endMacro()
             return
+        if target is None and start.is_output and self._drop_on_parameter(start, pos, detached):
+            return
         if detached is not None:
             self.push(cmd.RemoveLinkCommand(self.graph, detached))
             return
         if target is None:
             self.link_dropped.emit(start, pos)
+
+    def _drop_on_parameter(self, out_port: PortItem, pos: QPointF, detached: Link | None) -> bool:
+        """A wire dropped on a parameter's row of a node promotes that parameter and connects to
+        it, in one undo step. False when ``pos`` is not on a parameter row."""
+        node_item = next((i for i in self.items(pos) if isinstance(i, NodeItem)), None)
+        name = node_item.param_at(node_item.mapFromScene(pos)) if node_item is not None else None
+        if node_item is None or name is None:
+            return False
+        problem = self.input_problem(out_port, node_item, name)
+        if problem:
+            self.edit_refused.emit(problem)
+            return True
+        if detached is not None and detached.target == (node_item.node_id, name):
+            return True  # dropped back where it was
+        self.undo_stack.beginMacro(f"Drive {node_item.node_id}.{name} from a wire")
+        if detached is not None:
+            self.push(cmd.RemoveLinkCommand(self.graph, detached))
+        if name not in promoted_params(self.graph.node(node_item.node_id)):
+            self.push(self.promote_command(node_item.node_id, name))
+        self.push(cmd.AddLinkCommand(self.graph, Link(out_port.node_id, out_port.name, node_item.node_id, name)))
+        self.undo_stack.endMacro()
+        return True
 
     def _commit_moves(self) -> None:
         moves = {}

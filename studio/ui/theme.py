@@ -41,6 +41,7 @@ CATEGORY_COLORS = {
     "Video": "#2f6f8f",
     "Image": "#2f7f7a",
     "Audio": "#3f7f3f",
+    "Primitive": "#56606e",
 }
 
 STATE_COLORS = {
