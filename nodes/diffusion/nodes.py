@@ -1,7 +1,7 @@
 """The diffusion node types: LoadModel → TextEncode → EmptyLatent → Sampler → VAEDecode (and VAEEncode).
 
 Each compute function checks its inputs, then hands the work to the model family's adapter
-(nodes/diffusion/families.py), which drives the family's own diffusers pipeline.
+(nodes/diffusion/families/), which drives the family's own diffusers pipeline.
 """
 
 from __future__ import annotations

@@ -1,0 +1,107 @@
+"""AnimateDiff: an SD 1.5 UNet with a motion adapter, frames denoised together (AnimateDiffPipeline)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nodes.diffusion.families.base import SampleJob, repeat_batch, using_scheduler
+from nodes.diffusion.families.sd import StableDiffusion
+from nodes.diffusion.values import Latent, ModelHandle
+from studio.engine.context import NodeError
+
+
+class AnimateDiff(StableDiffusion):
+    """AnimateDiff: an SD 1.x UNet with a MotionAdapter (UNetMotionModel), AnimateDiffPipeline and
+    AnimateDiffVideoToVideoPipeline for denoise < 1. Frames are denoised together, not folded into
+    the batch; the VAE still decodes them as images."""
+
+    name = "animatediff"
+    label = "AnimateDiff"
+    pipeline_class = "AnimateDiffPipeline"
+    video = True
+    default_fps = 8.0
+    v2v_chunk = 16  # AnimateDiffVideoToVideoPipeline's decode_chunk_size: frames per VAE posterior draw
+
+    def _max_frames(self, pipe: Any) -> int | None:
+        value = getattr(pipe.unet.config, "motion_max_seq_length", None)
+        return int(value) if value else None
+
+    def empty_latent(self, model: ModelHandle, width: int, height: int, frames: int, batch: int) -> Latent:
+        self._check_frames(model, frames)
+        return super().empty_latent(model, width, height, frames, batch)
+
+    def _check_frames(self, model: ModelHandle, frames: int) -> None:
+        limit = self._max_frames(model.pipeline)
+        if limit is not None and frames > limit:
+            raise NodeError(
+                f"frames must be at most {limit} for this {self.label} model (its motion modules' "
+                f"motion_max_seq_length), got {frames}"
+            )
+
+    def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
+        self._check_frames(model, frames.array.shape[0])
+        return super().encode_frames(model, frames)
+
+    def _video_initial_latents(
+        self, model: ModelHandle, latent: Latent, generator: Any, device: Any, dtype: Any
+    ) -> Any:
+        """[B, F, C, h, w] latents video-to-video starts from: drawn from the VAE posterior in chunks of
+        frames with the sampler's generator (as the pipeline's ``encode_video`` does), or the latent as it is."""
+        import torch
+
+        if latent.posterior is None:
+            return latent.samples.permute(0, 2, 1, 3, 4).to(device=device, dtype=dtype)
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+        parameters = latent.posterior.to(device=device, dtype=dtype)  # [frames, 2C, h, w]
+        drawn = [
+            DiagonalGaussianDistribution(parameters[i : i + self.v2v_chunk]).sample(generator=generator)
+            for i in range(0, parameters.shape[0], self.v2v_chunk)
+        ]
+        return self._to_diffusion(model.pipeline.vae, torch.cat(drawn).unsqueeze(0))
+
+    def sample(self, model: ModelHandle, job: SampleJob) -> Any:
+        import diffusers
+        import torch
+        from diffusers.pipelines.animatediff.pipeline_animatediff_video2video import retrieve_timesteps
+        from diffusers.utils.torch_utils import randn_tensor
+
+        pipe = model.pipeline
+        device = pipe._execution_device
+        b, c, f, h, w = job.latent.shape
+        cfg_on = job.cfg > 1.0
+        embeds = self._embeddings(job, b, cfg_on, device).repeat_interleave(repeats=f, dim=0)
+        scheduler = job.scheduler
+        with using_scheduler(pipe, scheduler):
+            if job.from_noise:
+                scheduler.set_timesteps(job.steps, device=device)
+                timesteps = scheduler.timesteps
+                s = pipe.vae_scale_factor
+                latents = pipe.prepare_latents(b, c, f, h * s, w * s, embeds.dtype, device, job.generator)
+            else:
+                v2v = diffusers.AnimateDiffVideoToVideoPipeline
+                timesteps, steps = retrieve_timesteps(scheduler, job.steps, device)
+                timesteps, steps = v2v.get_timesteps(pipe, steps, timesteps, job.denoise, device)
+                if steps == 0:
+                    raise NodeError(f"denoise {job.denoise:g} with {job.steps} steps leaves no step to run")
+                start = timesteps[:1].repeat(b)
+                init = self._video_initial_latents(model, job.latent, job.generator, device, pipe.dtype)
+                if init.shape[0] != b:
+                    init = repeat_batch(init, b)
+                noise = randn_tensor(init.shape, generator=job.generator, device=device, dtype=pipe.dtype)
+                latents = scheduler.add_noise(init, noise, start).permute(0, 2, 1, 3, 4)
+            extra = pipe.prepare_extra_step_kwargs(job.generator, 0.0)
+            total = len(timesteps)
+            for i, t in enumerate(timesteps):
+                model_input = torch.cat([latents] * 2) if cfg_on else latents
+                model_input = scheduler.scale_model_input(model_input, t)
+                noise_pred = pipe.unet(model_input, t, encoder_hidden_states=embeds, return_dict=False)[0]
+                if cfg_on:
+                    uncond, cond = noise_pred.chunk(2)
+                    noise_pred = uncond + job.cfg * (cond - uncond)
+                out = scheduler.step(noise_pred, t, latents, **extra, return_dict=True)
+                latents = out.prev_sample
+                shown = getattr(out, "pred_original_sample", None)
+                shown = latents if shown is None else shown
+                job.on_step(i, total, lambda shown=shown: shown)  # [B, C, F, h, w]: every frame
+        return latents

@@ -1,0 +1,141 @@
+"""What every family adapter shares: the sampling job, tensor helpers and the Family interface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from nodes.diffusion.values import Conditioning, Latent, LatentFormat, ModelHandle
+from studio.engine.context import NodeError
+
+DECODE_CHUNK = 8  # image frames decoded at once: bounds VAE memory on long clips
+
+
+@dataclass
+class SampleJob:
+    """Everything one Sampler run needs besides the model."""
+
+    positive: Conditioning
+    negative: Conditioning
+    latent: Latent
+    steps: int
+    cfg: float
+    scheduler: Any
+    generator: Any
+    denoise: float
+    # on_step(index, total, make_preview_latents) is called after every scheduler step.
+    on_step: Callable[[int, int, Callable[[], Any]], None]
+
+    @property
+    def from_noise(self) -> bool:
+        """Text-to-image/video: an empty latent fully denoised starts from pure noise."""
+        return self.latent.empty and self.denoise >= 1.0
+
+
+@contextmanager
+def using_scheduler(pipe: Any, scheduler: Any) -> Iterator[None]:
+    """Let the pipeline's own helpers (which read ``self.scheduler``) see this run's scheduler.
+
+    Set through ``__dict__`` so the pipeline's config is not rewritten; restored afterwards.
+    """
+    previous = pipe.__dict__.get("scheduler")
+    pipe.__dict__["scheduler"] = scheduler
+    try:
+        yield
+    finally:
+        pipe.__dict__["scheduler"] = previous
+
+
+@contextmanager
+def vae_tiling(vae: Any, tiled: bool) -> Iterator[None]:
+    was = bool(getattr(vae, "use_tiling", False))
+    if tiled != was and hasattr(vae, "enable_tiling"):
+        vae.enable_tiling() if tiled else vae.disable_tiling()
+    try:
+        yield
+    finally:
+        if tiled != was and hasattr(vae, "enable_tiling"):
+            vae.enable_tiling() if was else vae.disable_tiling()
+
+
+def frames_to_batch(x: Any) -> Any:
+    """[B, C, F, H, W] → [B*F, C, H, W] (image families sample frames as a batch)."""
+    b, c, f, h, w = x.shape
+    return x.permute(0, 2, 1, 3, 4).reshape(b * f, c, h, w)
+
+
+def batch_to_frames(x: Any, frames: int) -> Any:
+    n, c, h, w = x.shape
+    return x.reshape(n // frames, frames, c, h, w).permute(0, 2, 1, 3, 4)
+
+
+def repeat_batch(tensor: Any, n: int) -> Any:
+    """Repeat one prompt's embeddings for ``n`` samples, as ``num_images_per_prompt`` does."""
+    if tensor.shape[0] == n:
+        return tensor
+    if tensor.shape[0] != 1:
+        raise NodeError(f"conditioning holds {tensor.shape[0]} prompts but the latent has {n} samples")
+    return tensor.repeat(n, *([1] * (tensor.ndim - 1)))
+
+
+def pixels_to_unit(array: Any) -> Any:
+    """uint8 [F, H, W, 3] → float32 in 0..1, exactly as diffusers' ``pil_to_numpy`` computes it."""
+    import numpy as np
+
+    return array.astype(np.float32) / 255.0
+
+
+class Family:
+    """The interface every family adapter implements."""
+
+    name = ""
+    label = ""
+    pipeline_class = ""
+    flow_matching = False
+    video = False
+    default_fps = 24.0
+
+    def load_class(self) -> Any:
+        import diffusers
+
+        return getattr(diffusers, self.pipeline_class)
+
+    def latent_format(self, pipe: Any) -> LatentFormat:
+        raise NotImplementedError
+
+    def check_size(self, fmt: LatentFormat, width: int, height: int, frames: int) -> None:
+        multiple = self.size_multiple(fmt)
+        for name, value in (("width", width), ("height", height)):
+            if value % multiple:
+                raise NodeError(f"{name} must be divisible by {multiple} for {self.label}, got {value}")
+
+    def size_multiple(self, fmt: LatentFormat) -> int:
+        return fmt.spatial
+
+    def encode_text(self, model: ModelHandle, text: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def unconditional(self, model: ModelHandle, positive: Conditioning) -> dict[str, Any] | None:
+        """The negative embeddings when the Sampler's negative is unconnected, where the pipeline does not
+        encode the empty prompt (SDXL's zeros); None: encode the empty prompt."""
+        return None
+
+    def empty_latent(self, model: ModelHandle, width: int, height: int, frames: int, batch: int) -> Latent:
+        import torch
+
+        fmt = model.latent_format
+        self.check_size(fmt, width, height, frames)
+        latent_frames = frames if fmt.temporal == 1 else (frames - 1) // fmt.temporal + 1
+        shape = (batch, fmt.channels, latent_frames, height // fmt.spatial, width // fmt.spatial)
+        return Latent(torch.zeros(shape, dtype=torch.float32), fmt, empty=True)
+
+    def sample(self, model: ModelHandle, job: SampleJob) -> Any:
+        raise NotImplementedError
+
+    def decode(self, model: ModelHandle, latent: Latent, tiled: bool, check_cancelled: Callable[[], None]) -> Any:
+        raise NotImplementedError
+
+    def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
+        raise NotImplementedError

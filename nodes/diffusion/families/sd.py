@@ -1,0 +1,191 @@
+"""Stable Diffusion 1.x/2.x: StableDiffusionPipeline and its img2img pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from nodes.diffusion.families.base import (
+    DECODE_CHUNK,
+    Family,
+    SampleJob,
+    batch_to_frames,
+    frames_to_batch,
+    pixels_to_unit,
+    repeat_batch,
+    using_scheduler,
+    vae_tiling,
+)
+from nodes.diffusion.previews import preview_factors
+from nodes.diffusion.values import Latent, LatentFormat, ModelHandle
+from studio.engine.context import NodeError
+
+
+class StableDiffusion(Family):
+    """Stable Diffusion 1.x/2.x: StableDiffusionPipeline and StableDiffusionImg2ImgPipeline."""
+
+    name = "sd15"
+    label = "Stable Diffusion 1.x/2.x"
+    pipeline_class = "StableDiffusionPipeline"
+    img2img_class = "StableDiffusionImg2ImgPipeline"
+
+    def img2img(self) -> Any:
+        import diffusers
+
+        return getattr(diffusers, self.img2img_class)
+
+    def latent_format(self, pipe: Any) -> LatentFormat:
+        factors, bias = preview_factors(self.name)
+        config = pipe.vae.config
+        return LatentFormat(
+            family=self.name,
+            channels=int(pipe.unet.config.in_channels),
+            scaling=float(config.scaling_factor),
+            shift=float(getattr(config, "shift_factor", None) or 0.0),
+            spatial=int(pipe.vae_scale_factor),
+            temporal=1,
+            rgb_factors=factors,
+            rgb_bias=bias,
+        )
+
+    def encode_text(self, model: ModelHandle, text: str) -> dict[str, Any]:
+        pipe = model.pipeline
+        embeds, _ = pipe.encode_prompt(text, pipe._execution_device, 1, False)
+        return {"prompt_embeds": embeds}
+
+    def _embeddings(self, job: SampleJob, n: int, cfg_on: bool, device: Any) -> Any:
+        import torch
+
+        positive = repeat_batch(job.positive.tensors["prompt_embeds"].to(device), n)
+        if not cfg_on:
+            return positive
+        negative = repeat_batch(job.negative.tensors["prompt_embeds"].to(device), n)
+        return torch.cat([negative, positive])
+
+    def _initial_latents(self, model: ModelHandle, latent: Latent, generator: Any, device: Any, dtype: Any) -> Any:
+        """The image latents img2img starts from: drawn from the VAE posterior with the sampler's
+        generator (as ``retrieve_latents`` does), or the latent as it is."""
+        if latent.posterior is None:
+            return frames_to_batch(latent.samples).to(device=device, dtype=dtype)
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+        posterior = DiagonalGaussianDistribution(latent.posterior.to(device=device, dtype=dtype))
+        return self._to_diffusion(model.pipeline.vae, posterior.sample(generator=generator))
+
+    def _to_diffusion(self, vae: Any, drawn: Any) -> Any:
+        """VAE latents → the diffusion space, as the image-to-image pipeline's ``prepare_latents`` scales them."""
+        config = vae.config
+        shift = getattr(config, "shift_factor", None) or 0.0
+        return (drawn - shift) * config.scaling_factor if shift else config.scaling_factor * drawn
+
+    def _to_vae(self, vae: Any, latents: Any) -> Any:
+        """Diffusion latents → what the VAE decodes."""
+        config = vae.config
+        shift = getattr(config, "shift_factor", None) or 0.0
+        return latents / config.scaling_factor + shift
+
+    def _processor(self, pipe: Any) -> Any:
+        processor = getattr(pipe, "image_processor", None)
+        return processor if processor is not None else pipe.video_processor
+
+    def _before_loop(self, scheduler: Any, from_noise: bool) -> None:
+        """Scheduler set-up the pipeline does right before its denoising loop (none for SD 1.x)."""
+
+    def sample(self, model: ModelHandle, job: SampleJob) -> Any:
+        import torch
+        from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import retrieve_timesteps
+
+        pipe = model.pipeline
+        device = pipe._execution_device
+        b, c, f, h, w = job.latent.shape
+        n = b * f
+        cfg_on = job.cfg > 1.0 and pipe.unet.config.time_cond_proj_dim is None
+        embeds = self._embeddings(job, n, cfg_on, device)
+        dtype = embeds.dtype
+        scheduler = job.scheduler
+        with using_scheduler(pipe, scheduler):
+            timesteps, steps = retrieve_timesteps(scheduler, job.steps, device)
+            if job.from_noise:
+                s = pipe.vae_scale_factor
+                latents = pipe.prepare_latents(n, c, h * s, w * s, dtype, device, job.generator)
+            else:
+                img2img = self.img2img()
+                timesteps, steps = img2img.get_timesteps(pipe, steps, job.denoise, device)
+                if steps == 0:
+                    raise NodeError(f"denoise {job.denoise:g} with {job.steps} steps leaves no step to run")
+                start = timesteps[:1].repeat(n)
+                init = self._initial_latents(model, job.latent, job.generator, device, dtype)
+                latents = img2img.prepare_latents(pipe, init, start, n, 1, dtype, device, job.generator)
+            extra = pipe.prepare_extra_step_kwargs(job.generator, 0.0)
+            timestep_cond = None
+            if pipe.unet.config.time_cond_proj_dim is not None:
+                scale = torch.tensor(job.cfg - 1).repeat(n)
+                timestep_cond = pipe.get_guidance_scale_embedding(
+                    scale, embedding_dim=pipe.unet.config.time_cond_proj_dim
+                ).to(device=device, dtype=latents.dtype)
+            added = self._added_cond(
+                pipe, job, n, cfg_on, device, dtype, (h * pipe.vae_scale_factor, w * pipe.vae_scale_factor)
+            )
+            self._before_loop(scheduler, job.from_noise)
+            total = len(timesteps)
+            for i, t in enumerate(timesteps):
+                model_input = torch.cat([latents] * 2) if cfg_on else latents
+                model_input = scheduler.scale_model_input(model_input, t)
+                noise_pred = pipe.unet(
+                    model_input,
+                    t,
+                    encoder_hidden_states=embeds,
+                    timestep_cond=timestep_cond,
+                    added_cond_kwargs=added,
+                    return_dict=False,
+                )[0]
+                if cfg_on:
+                    uncond, cond = noise_pred.chunk(2)
+                    noise_pred = uncond + job.cfg * (cond - uncond)
+                out = scheduler.step(noise_pred, t, latents, **extra, return_dict=True)
+                latents = out.prev_sample
+                shown = getattr(out, "pred_original_sample", None)
+                shown = latents if shown is None else shown
+                job.on_step(i, total, lambda shown=shown: batch_to_frames(shown, f))
+        return batch_to_frames(latents, f)
+
+    def _added_cond(
+        self, pipe: Any, job: SampleJob, n: int, cfg_on: bool, device: Any, dtype: Any, size: tuple[int, int]
+    ) -> Any:
+        """Extra UNet conditioning (``added_cond_kwargs``); SD 1.x/2.x has none. ``size`` is (height, width) in pixels."""
+        return None
+
+    def decode(self, model: ModelHandle, latent: Latent, tiled: bool, check_cancelled: Callable[[], None]) -> Any:
+        import numpy as np
+
+        pipe = model.pipeline
+        vae = pipe.vae
+        images = frames_to_batch(latent.samples)
+        processor = self._processor(pipe)
+        out = []
+        with vae_tiling(vae, tiled), self._vae_precision(vae) as vae_dtype:
+            for start in range(0, images.shape[0], DECODE_CHUNK):
+                check_cancelled()
+                chunk = images[start : start + DECODE_CHUNK].to(device=pipe._execution_device, dtype=vae_dtype)
+                decoded = vae.decode(self._to_vae(vae, chunk), return_dict=False)[0]
+                pixels = processor.postprocess(decoded, output_type="np")
+                out.append(pixels.astype(np.float32, copy=False))
+        return np.concatenate(out)
+
+    def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
+        pipe = model.pipeline
+        vae = pipe.vae
+        fmt = model.latent_format
+        count, height, width, _ = frames.array.shape
+        self.check_size(fmt, width, height, count)
+        image = self._processor(pipe).preprocess(pixels_to_unit(frames.array))
+        with self._vae_precision(vae) as vae_dtype:
+            dist = vae.encode(image.to(device=pipe._execution_device, dtype=vae_dtype)).latent_dist
+        samples = self._to_diffusion(vae, dist.mode())
+        return Latent(batch_to_frames(samples, count), fmt, posterior=dist.parameters, fps=frames.fps)
+
+    @contextmanager
+    def _vae_precision(self, vae: Any) -> Iterator[Any]:
+        """The dtype the VAE runs in: its own (SDXL upcasts a float16 VAE that would overflow)."""
+        yield vae.dtype

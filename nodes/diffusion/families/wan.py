@@ -1,0 +1,161 @@
+"""Wan 2.1/2.2 text-to-video (WanPipeline, and WanVideoToVideoPipeline for denoise < 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nodes.diffusion.families.base import Family, SampleJob, pixels_to_unit, repeat_batch, using_scheduler, vae_tiling
+from nodes.diffusion.previews import preview_factors
+from nodes.diffusion.values import Latent, LatentFormat, ModelHandle
+from studio.engine.context import NodeError
+
+
+class Wan(Family):
+    """Wan 2.1/2.2 text-to-video: WanPipeline (and WanVideoToVideoPipeline for denoise < 1)."""
+
+    name = "wan"
+    label = "Wan 2.1/2.2"
+    pipeline_class = "WanPipeline"
+    flow_matching = True
+    video = True
+    default_fps = 16.0
+    max_sequence_length = 512  # WanPipeline.__call__'s default
+
+    def latent_format(self, pipe: Any) -> LatentFormat:
+        factors, bias = preview_factors(self.name)
+        transformer = pipe.transformer if pipe.transformer is not None else pipe.transformer_2
+        return LatentFormat(
+            family=self.name,
+            channels=int(transformer.config.in_channels),
+            scaling=1.0,  # per channel: (vae latent - latents_mean) / latents_std, from the VAE config
+            shift=0.0,
+            spatial=int(pipe.vae_scale_factor_spatial),
+            temporal=int(pipe.vae_scale_factor_temporal),
+            rgb_factors=factors,
+            rgb_bias=bias,
+        )
+
+    def size_multiple(self, fmt: LatentFormat) -> int:
+        return fmt.spatial * 2  # the transformer patchifies 2×2 latent pixels
+
+    def check_size(self, fmt: LatentFormat, width: int, height: int, frames: int) -> None:
+        super().check_size(fmt, width, height, frames)
+        if frames % fmt.temporal != 1 % fmt.temporal:
+            raise NodeError(f"frames must be {fmt.temporal}×k+1 for {self.label} (e.g. 33, 81), got {frames}")
+
+    def _transformer(self, pipe: Any) -> Any:
+        return pipe.transformer if pipe.transformer is not None else pipe.transformer_2
+
+    def encode_text(self, model: ModelHandle, text: str) -> dict[str, Any]:
+        pipe = model.pipeline
+        embeds, _ = pipe.encode_prompt(
+            prompt=text,
+            do_classifier_free_guidance=False,
+            max_sequence_length=self.max_sequence_length,
+            device=pipe._execution_device,
+        )
+        return {"prompt_embeds": embeds}
+
+    def _normalisation(self, vae: Any, device: Any, dtype: Any) -> tuple[Any, Any]:
+        import torch
+
+        z = vae.config.z_dim
+        mean = torch.tensor(vae.config.latents_mean).view(1, z, 1, 1, 1).to(device, dtype)
+        inv_std = 1.0 / torch.tensor(vae.config.latents_std).view(1, z, 1, 1, 1).to(device, dtype)
+        return mean, inv_std
+
+    def sample(self, model: ModelHandle, job: SampleJob) -> Any:
+        import diffusers
+        import torch
+        from diffusers.pipelines.wan.pipeline_wan_video2video import retrieve_timesteps
+        from diffusers.utils.torch_utils import randn_tensor
+
+        pipe = model.pipeline
+        device = pipe._execution_device
+        transformer_dtype = self._transformer(pipe).dtype
+        b, c, f, h, w = job.latent.shape
+        cfg_on = job.cfg > 1.0
+        positive = repeat_batch(job.positive.tensors["prompt_embeds"].to(device), b).to(transformer_dtype)
+        negative = repeat_batch(job.negative.tensors["prompt_embeds"].to(device), b).to(transformer_dtype)
+        scheduler = job.scheduler
+        fmt = model.latent_format
+        with using_scheduler(pipe, scheduler):
+            if job.from_noise:
+                scheduler.set_timesteps(job.steps, device=device)
+                timesteps = scheduler.timesteps
+                s = fmt.spatial
+                latents = pipe.prepare_latents(
+                    b, c, h * s, w * s, fmt.pixel_frames(f), torch.float32, device, job.generator
+                )
+                scheduler.set_begin_index(0)
+            else:
+                v2v = diffusers.WanVideoToVideoPipeline
+                timesteps, steps = retrieve_timesteps(scheduler, job.steps, device)
+                timesteps, steps = v2v.get_timesteps(pipe, steps, timesteps, job.denoise, device)
+                if steps == 0:
+                    raise NodeError(f"denoise {job.denoise:g} with {job.steps} steps leaves no step to run")
+                start = timesteps[:1].repeat(b)
+                init = repeat_batch(job.latent.samples.to(device=device, dtype=torch.float32), b)
+                noise = randn_tensor(init.shape, generator=job.generator, device=device, dtype=torch.float32)
+                if hasattr(scheduler, "add_noise"):
+                    latents = scheduler.add_noise(init, noise, start)
+                else:
+                    latents = scheduler.scale_noise(init, start, noise)
+            boundary = getattr(pipe.config, "boundary_ratio", None)
+            boundary_t = boundary * scheduler.config.num_train_timesteps if boundary is not None else None
+            expand = bool(getattr(pipe.config, "expand_timesteps", False))
+            mask = torch.ones(latents.shape, dtype=torch.float32, device=device) if expand else None
+            total = len(timesteps)
+            for i, t in enumerate(timesteps):
+                if boundary_t is None or t >= boundary_t or pipe.transformer_2 is None:
+                    current = self._transformer(pipe)
+                else:
+                    current = pipe.transformer_2  # Wan 2.2's low-noise expert
+                model_input = latents.to(transformer_dtype)
+                if expand:
+                    timestep = (mask[0][0][:, ::2, ::2] * t).flatten().unsqueeze(0).expand(latents.shape[0], -1)
+                else:
+                    timestep = t.expand(latents.shape[0])
+                noise_pred = current(
+                    hidden_states=model_input, timestep=timestep, encoder_hidden_states=positive, return_dict=False
+                )[0]
+                if cfg_on:
+                    noise_uncond = current(
+                        hidden_states=model_input, timestep=timestep, encoder_hidden_states=negative, return_dict=False
+                    )[0]
+                    noise_pred = noise_uncond + job.cfg * (noise_pred - noise_uncond)
+                latents = scheduler.step(noise_pred, t, latents, return_dict=False)[0]
+                job.on_step(i, total, lambda latents=latents: latents)
+        return latents
+
+    def decode(self, model: ModelHandle, latent: Latent, tiled: bool, check_cancelled: Callable[[], None]) -> Any:
+        import numpy as np
+
+        pipe = model.pipeline
+        vae = pipe.vae
+        out = []
+        with vae_tiling(vae, tiled):
+            for index in range(latent.samples.shape[0]):
+                check_cancelled()
+                latents = latent.samples[index : index + 1].to(pipe._execution_device, dtype=vae.dtype)
+                mean, inv_std = self._normalisation(vae, latents.device, latents.dtype)
+                video = vae.decode(latents / inv_std + mean, return_dict=False)[0]
+                pixels = pipe.video_processor.postprocess_video(video, output_type="np")  # [1, F, H, W, 3]
+                out.append(pixels[0].astype(np.float32, copy=False))
+        return np.concatenate(out)
+
+    def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
+        import torch
+        from diffusers.pipelines.wan.pipeline_wan_video2video import retrieve_latents
+
+        pipe = model.pipeline
+        vae = pipe.vae
+        fmt = model.latent_format
+        count, height, width, _ = frames.array.shape
+        self.check_size(fmt, width, height, count)
+        video = pipe.video_processor.preprocess_video(pixels_to_unit(frames.array)[None], height=height, width=width)
+        video = video.to(pipe._execution_device, dtype=torch.float32)
+        latents = retrieve_latents(vae.encode(video.to(vae.dtype)), sample_mode="argmax").to(torch.float32)
+        mean, inv_std = self._normalisation(vae, latents.device, latents.dtype)
+        return Latent((latents - mean) * inv_std, fmt, fps=frames.fps)
