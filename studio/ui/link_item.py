@@ -16,7 +16,7 @@ from studio.graph.model import Link
 from studio.ui import theme
 
 if TYPE_CHECKING:
-    from studio.ui.node_item import PortItem
+    from studio.ui.port_item import PortItem
 
 
 def wire_path(start: QPointF, end: QPointF, via: list[QPointF] = ()) -> QPainterPath:  # type: ignore[assignment]

@@ -13,8 +13,9 @@ from PySide6.QtWidgets import QMenu
 from studio.graph.model import Link
 from studio.ui import clipboard, commands
 from studio.ui.group_item import GroupItem
-from studio.ui.node_item import NodeItem, PortItem
+from studio.ui.node_item import NodeItem
 from studio.ui.palette import compatible_port
+from studio.ui.port_item import PortItem
 from studio.ui.promotion import add_promotion_actions
 
 GROUP_COLOURS = {
