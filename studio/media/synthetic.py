@@ -96,6 +96,23 @@ class SyntheticScene:
             frame = frame * (1.0 - alpha) + colour * alpha
         return np.clip(frame + 0.5, 0, 255).astype(np.uint8)
 
+    def edge_band(self, t: float, margin: float = 3.0) -> Any:
+        """Boolean ``[H, W]`` mask of the pixels within half an object's per-frame motion plus
+        ``margin`` of its outline at time ``t``: for an in-between at ``t`` of frames at
+        ``t ± 0.5``, everything uncovered or covered up between them (where the two neighbours
+        disagree) and the flow's smear across the object's edge."""
+        import numpy as np
+
+        gx, gy = self._grid
+        band = np.zeros((self.height, self.width), bool)
+        for obj in self.objects:
+            dx = gx - np.float32(obj.start[0] + obj.velocity[0] * t)
+            dy = gy - np.float32(obj.start[1] + obj.velocity[1] * t)
+            dist = np.maximum(np.abs(dx), np.abs(dy)) if obj.square else np.sqrt(dx * dx + dy * dy)
+            reach = 0.5 * float(np.hypot(*obj.velocity)) + margin
+            band |= np.abs(dist - np.float32(obj.radius)) <= reach
+        return band
+
     def clip(self, frames: int, step: float = 1.0) -> Any:
         """``frames`` frames at times 0, step, 2*step, ... as uint8 ``[frames, H, W, 3]``."""
         import numpy as np
