@@ -17,8 +17,15 @@ _RATE = dict(min=0, max=384_000, doc="samples per second to resample to; 0 keeps
 
 
 def _need_path(path: str, what: str) -> str:
+    """The file to read: as given, or (when relative and not found) a bundled resource."""
+    from studio.settings import find_bundled
+
     if not path.strip():
         raise NodeError(f"path is empty: choose {what}")
+    if not Path(path).expanduser().exists():
+        bundled = find_bundled(path)
+        if bundled is not None:
+            return str(bundled)
     return path
 
 

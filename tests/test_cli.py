@@ -8,7 +8,7 @@ import pytest
 from studio.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-STARTER = ROOT / "resources/graphs/starter.graph.json"
+STARTER = ROOT / "resources/graphs/test-pattern.graph.json"
 
 
 def small_graph(tmp_path, **pattern):

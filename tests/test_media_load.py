@@ -121,3 +121,11 @@ def test_load_image_formats(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     with pytest.raises(NodeError, match=r"bad\.png"):
         run(load_image, tmp_path, path=str(tmp_path / "bad.png"))
+
+
+def test_bundled_resources_are_found_from_any_working_directory(tmp_path, monkeypatch):
+    from studio.settings import find_bundled, install_root
+
+    monkeypatch.chdir(tmp_path)
+    assert find_bundled("resources/graphs") == install_root() / "resources/graphs"
+    assert find_bundled("resources/nothing-here.wav") is None

@@ -52,6 +52,11 @@ def resolve_path(path: str, folders: Iterable[Path]) -> Path:
             return folder / candidate
     if candidate.exists():
         return candidate.resolve()
+    from studio.settings import find_bundled
+
+    bundled = find_bundled(candidate)  # e.g. the starter model, from wherever the app runs
+    if bundled is not None:
+        return bundled
     where = ", ".join(str(f) for f in searched) or "no model folders are set"
     raise NodeError(f"path {path!r} was not found in the model folders ({where})")
 

@@ -104,7 +104,7 @@ def test_dropping_a_rendered_video_restores_its_graph(window, qtbot):
 
 
 def test_dropping_a_graph_file_opens_it(window, tmp_path):
-    drop(window, ROOT / "resources/graphs/starter.graph.json")
+    drop(window, ROOT / "resources/graphs/test-pattern.graph.json")
     assert {n.type for n in window.scene.graph.nodes} == {"TestPattern", "SaveVideo"}
 
 
@@ -116,7 +116,7 @@ def test_a_broken_file_is_reported_without_a_dialog(window, tmp_path):
 
 
 def test_unknown_node_types_open_partially_as_placeholders(window, tmp_path):
-    data = json.loads((ROOT / "resources/graphs/starter.graph.json").read_text())
+    data = json.loads((ROOT / "resources/graphs/test-pattern.graph.json").read_text())
     data["nodes"].append({"id": "magic", "type": "MagicUpscaler", "params": {"scale": 4}, "position": [300, 300]})
     data["links"].append({"from": ["pattern", "frames"], "to": ["magic", "frames"]})
     path = tmp_path / "partial.graph.json"
@@ -131,8 +131,8 @@ def test_unknown_node_types_open_partially_as_placeholders(window, tmp_path):
 
 def test_examples_menu_lists_the_bundled_graphs(window):
     titles = [a.text() for a in window.examples_menu.actions()]
-    assert "Starter" in titles
-    window.examples_menu.actions()[titles.index("Starter")].trigger()
+    assert {"Starter", "Test-pattern"} <= set(titles)
+    window.examples_menu.actions()[titles.index("Test-pattern")].trigger()
     assert len(window.scene.graph) == 2 and window.document.path is None
 
 
