@@ -75,7 +75,7 @@ def test_loads_offline_as_a_wan_pipeline_and_accepts_free_text():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 6 bar not reached yet: colour 96% but motion 50% (seen 62%, held-out 25%) of 24 prompts; "
+    reason="issue 6 bar not reached yet: colour 100% but motion 46% (seen 50%, held-out 38%) of 24 prompts; "
     "strict, so this fails the day the model reaches the bar and the marker must go",
 )
 def test_starter_graph_renders_prompts_with_their_colour_and_motion(registry, evaluate, tmp_path):
