@@ -72,3 +72,18 @@ def run_node(registry: Any, node_type: str, /, **values: Any) -> dict[str, Any]:
     arguments.update(spec.default_params())
     arguments.update(values)
     return spec.compute(make_context(node_type), **arguments)
+
+
+def load_model_handle(folder: Any) -> Any:
+    """A ModelHandle for ``folder``, loaded through the LoadModel node as a graph would."""
+    from studio.graph import default_registry
+
+    return run_node(default_registry(plugins=False), "LoadModel", path=str(folder))["model"]
+
+
+def decode_latent(model: Any, latent: Any) -> Any:
+    """The model adapter's decoded frames for ``latent`` (float, before uint8 rounding)."""
+    import torch
+
+    with torch.no_grad():
+        return model.adapter.decode(model, latent, False, lambda: None)

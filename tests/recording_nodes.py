@@ -88,7 +88,16 @@ class Recorder:
             rec.calls[ctx.node_id] += 1
             return {"result": a}
 
-        return [const, add, fail, slow, sink]
+        @node_type(
+            "IntSource",
+            category="Test",
+            params=[ParamSpec("v", t.INT, 0, min=-(10**6), max=10**6)],
+            outputs=[OutputSpec("value", t.INT)],
+        )
+        def int_source(ctx, *, v):
+            return {"value": v}
+
+        return [const, add, fail, slow, sink, int_source]
 
 
 def chain(*types_and_ids: tuple[str, str], params: dict | None = None) -> Graph:

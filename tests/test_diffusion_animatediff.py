@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from diffusion_graphs import make_context, run_node
+from diffusion_graphs import decode_latent, load_model_handle, make_context, run_node
 from tiny_models import build_animatediff
 
 pytestmark = pytest.mark.ml
@@ -18,16 +18,7 @@ def animatediff_folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(animatediff_folder):
-    from studio.graph import default_registry
-
-    return run_node(default_registry(plugins=False), "LoadModel", path=str(animatediff_folder))["model"]
-
-
-def _decode(model, latent):
-    import torch
-
-    with torch.no_grad():
-        return model.adapter.decode(model, latent, False, lambda: None)
+    return load_model_handle(animatediff_folder)
 
 
 def test_text_to_video_matches_animatediff_pipeline(registry, animatediff_folder, model):
@@ -68,7 +59,7 @@ def test_text_to_video_matches_animatediff_pipeline(registry, animatediff_folder
         scheduler="default",
         denoise=1.0,
     )["latent"]
-    ours = _decode(model, sampled)
+    ours = decode_latent(model, sampled)
     assert ours.shape == expected.shape == (6, 32, 24, 3)
     assert np.abs(ours - expected).max() <= TOLERANCE
     # Video previews hold every frame, at latent resolution.
@@ -115,7 +106,7 @@ def test_video_to_video_matches_animatediff_video2video_pipeline(registry, model
         denoise=0.7,
         scheduler="EulerDiscrete",
     )["latent"]
-    ours = _decode(model, sampled)
+    ours = decode_latent(model, sampled)
     assert ours.shape == expected.shape == (5, 32, 32, 3)
     assert np.abs(ours - expected).max() <= TOLERANCE
 

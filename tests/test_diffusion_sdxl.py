@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from diffusion_graphs import run_node
+from diffusion_graphs import decode_latent, load_model_handle, run_node
 from tiny_models import build_sdxl
 
 pytestmark = pytest.mark.ml
@@ -27,16 +27,7 @@ def pipe(sdxl_folder):
 
 @pytest.fixture(scope="module")
 def model(sdxl_folder):
-    from studio.graph import default_registry
-
-    return run_node(default_registry(plugins=False), "LoadModel", path=str(sdxl_folder))["model"]
-
-
-def _decode(model, latent):
-    import torch
-
-    with torch.no_grad():
-        return model.adapter.decode(model, latent, False, lambda: None)
+    return load_model_handle(sdxl_folder)
 
 
 def _sample(registry, model, latent, *, prompt, negative=None, **params):
@@ -78,7 +69,7 @@ def test_text_to_image_matches_sdxl_pipeline(registry, pipe, model, negative, sc
     sampled = _sample(
         registry, model, latent, prompt="a red cat", negative=negative, steps=2, cfg=6.0, seed=42, scheduler=scheduler
     )
-    ours = _decode(model, sampled)
+    ours = decode_latent(model, sampled)
     assert ours.shape == expected.shape == (1, 32, 48, 3)
     assert np.abs(ours - expected).max() <= TOLERANCE
 
@@ -108,7 +99,7 @@ def test_image_to_image_matches_sdxl_img2img_pipeline(registry, pipe, model):
     sampled = _sample(
         registry, model, latent, prompt="a blue dog", negative="a red car", steps=4, cfg=5.0, seed=5, denoise=0.6
     )
-    ours = _decode(model, sampled)
+    ours = decode_latent(model, sampled)
     assert np.abs(ours - expected).max() <= TOLERANCE
 
 

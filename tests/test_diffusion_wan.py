@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from diffusion_graphs import run_node
+from diffusion_graphs import decode_latent, load_model_handle, run_node
 from tiny_models import build_wan
 
 pytestmark = pytest.mark.ml
@@ -18,16 +18,7 @@ def wan_folder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(wan_folder):
-    from studio.graph import default_registry
-
-    return run_node(default_registry(plugins=False), "LoadModel", path=str(wan_folder))["model"]
-
-
-def _decode(model, latent):
-    import torch
-
-    with torch.no_grad():
-        return model.adapter.decode(model, latent, False, lambda: None)
+    return load_model_handle(wan_folder)
 
 
 def test_text_to_video_matches_wan_pipeline(registry, wan_folder, model):
@@ -71,7 +62,7 @@ def test_text_to_video_matches_wan_pipeline(registry, wan_folder, model):
         scheduler="default",
         denoise=1.0,
     )["latent"]
-    ours = _decode(model, sampled)
+    ours = decode_latent(model, sampled)
     assert ours.shape == expected.shape == (9, 16, 32, 3)
     assert np.abs(ours - expected).max() <= TOLERANCE
     # Video previews hold every latent frame.
@@ -114,7 +105,7 @@ def test_video_to_video_matches_wan_video2video_pipeline(registry, model, monkey
     sampled = run_node(
         registry, "Sampler", model=model, positive=positive, latent=latent, steps=4, cfg=5.0, seed=3, denoise=0.7
     )["latent"]
-    ours = _decode(model, sampled)
+    ours = decode_latent(model, sampled)
     assert np.abs(ours - expected).max() <= TOLERANCE
 
 

@@ -181,14 +181,6 @@ def test_previews_and_progress_are_emitted(engine):
 
 
 def test_promoted_parameter_is_driven_by_a_wire(rec, engine):
-    from studio.graph import OutputSpec, ParamSpec, node_type
-    from studio.graph import types as t
-
-    @node_type("IntSource", category="Test", params=[ParamSpec("v", t.INT, 0)], outputs=[OutputSpec("value", t.INT)])
-    def int_source(ctx, *, v):
-        return {"value": v}
-
-    rec.registry.register(int_source)
     graph = chain(("Const", "src"), ("Sink", "out"))
     graph.add_node(Node("drive", "IntSource", {"v": 42}))
     graph.connect(Link("drive", "value", "src", "value"))
@@ -287,16 +279,8 @@ def test_nodes_that_never_ask_for_the_device_do_not_resolve_it(rec):
 
 
 def test_a_wired_value_out_of_the_parameters_range_fails_the_node_naming_both(rec, engine):
-    from studio.graph import OutputSpec, ParamSpec, node_type
-    from studio.graph import types as t
-
-    @node_type("IntOut", category="Test", params=[ParamSpec("v", t.INT, 0)], outputs=[OutputSpec("value", t.INT)])
-    def int_out(ctx, *, v):
-        return {"value": v}
-
-    rec.registry.register(int_out)
     graph = chain(("Const", "src"), ("Sink", "out"))
-    graph.add_node(Node("drive", "IntOut", {"v": 5000}))
+    graph.add_node(Node("drive", "IntSource", {"v": 5000}))
     graph.connect(Link("drive", "value", "src", "value"))
     report = engine.run(graph)
     assert report.nodes["src"].status == "failed"
