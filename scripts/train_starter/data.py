@@ -15,8 +15,18 @@ import numpy as np
 
 SIZE = 64  # clip width and height in pixels
 FRAMES = 9  # 4×k+1 frames, as the Wan VAE's temporal compression expects
-SPEED = 3.0  # pixels per frame: 24 pixels over a 9-frame clip
 RADIUS = 9.0  # half the shape's size, in pixels
+# Two layouts. "centred" clips train the denoiser: a moving shape travels SPEED pixels a frame
+# (half the frame over the clip) through the middle of the frame, its start jittered by up to
+# JITTER_ALONG pixels along the motion and JITTER_ACROSS across it; a still shape sits within
+# STILL_JITTER of the centre. Each latent frame then shows the shape a whole transformer patch
+# further on, a large, consistent signal for the motion word. "anywhere" clips train the VAE:
+# shapes anywhere in the frame at VAE_SPEED, the widest variety of positions to reconstruct.
+SPEED = 4.0
+VAE_SPEED = 3.0
+JITTER_ALONG = 4.0
+JITTER_ACROSS = 10.0
+STILL_JITTER = 12.0
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (230, 40, 40),
@@ -122,7 +132,14 @@ def _polygon(shape: str, cx: float, cy: float, r: float) -> np.ndarray | None:
 
 
 def render_clip(
-    colour: str, shape: str, motion: str, background: str, x0: float, y0: float, radius: float = RADIUS
+    colour: str,
+    shape: str,
+    motion: str,
+    background: str,
+    x0: float,
+    y0: float,
+    radius: float = RADIUS,
+    speed: float = SPEED,
 ) -> np.ndarray:
     """uint8 RGB frames [FRAMES, SIZE, SIZE, 3] of one shape starting at (x0, y0)."""
     dx, dy = MOTIONS[motion]
@@ -130,7 +147,7 @@ def render_clip(
     for i in range(FRAMES):
         frame = np.empty((SIZE, SIZE, 3), np.uint8)
         frame[:] = BACKGROUNDS[background]
-        cx, cy = x0 + dx * SPEED * i, y0 + dy * SPEED * i
+        cx, cy = x0 + dx * speed * i, y0 + dy * speed * i
         poly = _polygon(shape, cx, cy, radius)
         if poly is None:
             center = (int(round(cx * 16)), int(round(cy * 16)))
@@ -142,9 +159,28 @@ def render_clip(
 
 
 def random_start(motion: str, rng: np.random.Generator, radius: float = RADIUS) -> tuple[float, float]:
-    """A start position that keeps the whole shape in frame for the whole clip."""
+    """A "centred" start: the path runs through the middle of the frame, jittered, shape in frame."""
     dx, dy = MOTIONS[motion]
     travel = SPEED * (FRAMES - 1)
+    margin = radius + 1.5
+    centre = SIZE / 2
+
+    def axis(d: float) -> float:
+        if d == 0:
+            jitter = STILL_JITTER if (dx, dy) == (0.0, 0.0) else JITTER_ACROSS
+            return float(rng.uniform(centre - jitter, centre + jitter))
+        start = centre - d * travel / 2 + float(rng.uniform(-JITTER_ALONG, JITTER_ALONG))
+        end = start + d * travel
+        lo, hi = sorted((start, end))
+        return start + max(0.0, margin - lo) - max(0.0, hi - (SIZE - margin))  # keep it all in frame
+
+    return axis(dx), axis(dy)
+
+
+def anywhere_start(motion: str, rng: np.random.Generator, radius: float = RADIUS) -> tuple[float, float]:
+    """An "anywhere" start: uniform over the positions that keep the shape in frame at VAE_SPEED."""
+    dx, dy = MOTIONS[motion]
+    travel = VAE_SPEED * (FRAMES - 1)
     margin = radius + 1.5
 
     def axis(d: float) -> float:
@@ -158,13 +194,16 @@ def random_start(motion: str, rng: np.random.Generator, radius: float = RADIUS) 
     return axis(dx), axis(dy)
 
 
-def sample_clip(rng: np.random.Generator, split: str = "train") -> tuple[np.ndarray, str, tuple[str, ...]]:
-    """One random clip of a split, its random caption and its attributes."""
+def sample_clip(
+    rng: np.random.Generator, split: str = "train", layout: str = "centred"
+) -> tuple[np.ndarray, str, tuple[str, ...]]:
+    """One random clip of a split in a layout ("centred" or "anywhere"), its random caption and attributes."""
     combos = _COMBOS[split]
     colour, shape, motion, background = combos[rng.integers(len(combos))]
     radius = RADIUS * float(rng.uniform(0.85, 1.15))
-    x0, y0 = random_start(motion, rng, radius)
-    clip = render_clip(colour, shape, motion, background, x0, y0, radius)
+    start, speed = (random_start, SPEED) if layout == "centred" else (anywhere_start, VAE_SPEED)
+    x0, y0 = start(motion, rng, radius)
+    clip = render_clip(colour, shape, motion, background, x0, y0, radius, speed)
     return clip, caption(colour, shape, motion, background, rng), (colour, shape, motion, background)
 
 

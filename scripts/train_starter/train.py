@@ -45,11 +45,13 @@ def save_atomic(obj: object, path: Path) -> None:
     tmp.replace(path)
 
 
-def clip_batch(rng: np.random.Generator, n: int) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, ...]]]:
+def clip_batch(
+    rng: np.random.Generator, n: int, layout: str = "centred"
+) -> tuple[torch.Tensor, torch.Tensor, list[tuple[str, ...]]]:
     """n random training clips in -1..1, a per-pixel loss weight (shape pixels count more), attributes."""
     clips, attrs = [], []
     for _ in range(n):
-        clip, _, attr = data.sample_clip(rng)
+        clip, _, attr = data.sample_clip(rng, layout=layout)
         clips.append(clip)
         attrs.append(attr)
     clips = np.stack(clips)
@@ -57,6 +59,19 @@ def clip_batch(rng: np.random.Generator, n: int) -> tuple[torch.Tensor, torch.Te
     shape = (np.abs(clips.astype(np.int16) - background).max(-1) > 8).astype(np.float32)
     weight = torch.from_numpy(1.0 + 4.0 * shape[:, None])  # [B, 1, F, H, W]
     return torch.from_numpy(data.to_tensor_range(clips)), weight, attrs
+
+
+def latent_mask(weight: torch.Tensor) -> torch.Tensor:
+    """Which latent cells the shape touches: [B, 1, F, H, W] pixel weights → bool [B, 1, T, H/8, W/8].
+
+    Latent frame 0 is pixel frame 0 and each later latent frame covers the next four pixel
+    frames, as in the Wan VAE's causal temporal compression; 8×8 pixels make a latent cell.
+    """
+    shape = (weight > 1).float()
+    b, c, f, h, w = shape.shape
+    rest = shape[:, :, 1:].reshape(b, c, (f - 1) // 4, 4, h, w).amax(3)
+    frames = torch.cat([shape[:, :, :1], rest], dim=2)
+    return torch.nn.functional.max_pool3d(frames, (1, 8, 8)) > 0
 
 
 # ---------------------------------------------------------------- stage 1: VAE
@@ -89,12 +104,12 @@ def train_vae(run: Path, vae: torch.nn.Module, args: argparse.Namespace) -> None
         for group in opt.param_groups:
             group["lr"] = lr
         if frames_only:
-            x, weight, _ = clip_batch(rng, args.vae_frame_batch)
+            x, weight, _ = clip_batch(rng, args.vae_frame_batch, "anywhere")
             pick = torch.from_numpy(rng.integers(data.FRAMES, size=len(x)))
             x = x[torch.arange(len(x)), :, pick].unsqueeze(2)
             weight = weight[torch.arange(len(x)), :, pick].unsqueeze(2)
         else:
-            x, weight, _ = clip_batch(rng, args.vae_batch)
+            x, weight, _ = clip_batch(rng, args.vae_batch, "anywhere")
         posterior = vae.encode(x).latent_dist
         # The posterior mean, not a sample: with a near-zero KL weight the initial unit variance
         # would only drown the signal; the diffusion model is trained on the mean too.
@@ -136,12 +151,13 @@ def encode_latents(run: Path, vae: torch.nn.Module, args: argparse.Namespace) ->
         return torch.load(path, weights_only=False)
     vae.eval()
     rng = np.random.default_rng(args.seed + 1)
-    chunks, attrs = [], []
+    chunks, masks, attrs = [], [], []
     start = time.time()
     with torch.no_grad():
         while len(attrs) < args.latent_clips:
-            x, _, a = clip_batch(rng, 64)
+            x, weight, a = clip_batch(rng, 64)
             chunks.append(vae.encode(x).latent_dist.mode())
+            masks.append(latent_mask(weight))
             attrs += a
             if len(attrs) % 1024 == 0:
                 log(run, f"latents {len(attrs)}/{args.latent_clips} {(time.time() - start) / 60:.1f} min")
@@ -151,6 +167,7 @@ def encode_latents(run: Path, vae: torch.nn.Module, args: argparse.Namespace) ->
     shape = (1, -1, 1, 1, 1)
     out = {
         "latents": ((z - mean.view(shape)) / std.view(shape)).contiguous(),
+        "shape": torch.cat(masks)[: args.latent_clips],
         "attrs": attrs[: args.latent_clips],
         "mean": mean.tolist(),
         "std": std.tolist(),
@@ -192,12 +209,19 @@ def short_context(tokenizer, text_encoder, prompts: list[str]) -> tuple[torch.Te
     return hidden, bias[:, None, None, :]
 
 
-def sample_sigmas(rng: torch.Generator, n: int) -> torch.Tensor:
-    """Noise levels: logit-normal (most mass mid-way), a quarter uniform so both ends are trained."""
+def sample_sigmas(rng: torch.Generator, n: int, shift: float = 1.0) -> torch.Tensor:
+    """Noise levels: logit-normal (most mass mid-way), a quarter uniform so both ends are trained.
+
+    ``shift`` > 1 moves them toward pure noise as a flow-matching scheduler's ``flow_shift``
+    moves its sampling steps (σ' = shift·σ / (1 + (shift − 1)·σ)): where the layout, and with it
+    the motion, is decided.
+    """
     logit = torch.sigmoid(torch.randn(n, generator=rng))
     uniform = torch.rand(n, generator=rng)
     pick = torch.rand(n, generator=rng) < 0.25
-    return torch.where(pick, uniform, logit).clamp(1e-3, 1.0)
+    sigma = torch.where(pick, uniform, logit)
+    sigma = shift * sigma / (1 + (shift - 1) * sigma)
+    return sigma.clamp(1e-3, 1.0)
 
 
 def train_denoiser(run: Path, parts: dict, fast_tokenizer, latents: dict, args: argparse.Namespace) -> None:
@@ -230,6 +254,9 @@ def train_denoiser(run: Path, parts: dict, fast_tokenizer, latents: dict, args: 
             processors[name] = PaddedCrossAttention()
             module.set_processor(processors[name])
     z_all, attrs = latents["latents"], latents["attrs"]
+    # Loss weight per latent cell: cells the shape touches count 1 + shape_weight times. The shape
+    # covers ~10% of the cells but carries all of the colour, shape and motion the prompt names.
+    cell_weight = 1.0 + args.shape_weight * latents["shape"].float()
     transformer.train()
     text_encoder.train()
     start, running = time.time(), None
@@ -249,12 +276,13 @@ def train_denoiser(run: Path, parts: dict, fast_tokenizer, latents: dict, args: 
         context, bias = short_context(fast_tokenizer, text_encoder, prompts)
         for processor in processors.values():
             processor.bias = bias
-        sigma = sample_sigmas(gen, args.batch)
+        sigma = sample_sigmas(gen, args.batch, args.sigma_shift)
         noise = torch.randn(z0.shape, generator=gen)
         s = sigma.view(-1, 1, 1, 1, 1)
         zt = (1 - s) * z0 + s * noise
         pred = transformer(hidden_states=zt, timestep=sigma * 1000, encoder_hidden_states=context, return_dict=False)[0]
-        loss = (pred - (noise - z0)).square().mean()
+        w = cell_weight[index]
+        loss = (w * (pred - (noise - z0)).square()).mean() / w.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -328,11 +356,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--vae-clip-lr", type=float, default=2e-3, help="peak learning rate of the clip steps")
     p.add_argument("--vae-kl", type=float, default=1e-4)
     p.add_argument("--latent-clips", type=int, default=4096)
-    p.add_argument("--steps", type=int, default=2000, help="denoiser steps (main cosine cycle)")
-    p.add_argument("--extra-steps", type=int, default=500, help="denoiser steps of a second cycle at half the lr")
+    p.add_argument("--steps", type=int, default=2500, help="denoiser steps (main cosine cycle)")
+    p.add_argument("--extra-steps", type=int, default=0, help="denoiser steps of a second cycle at half the lr")
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--warmup", type=int, default=100)
+    p.add_argument(
+        "--shape-weight", type=float, default=4.0, help="extra loss weight of latent cells the shape touches"
+    )
+    p.add_argument("--sigma-shift", type=float, default=2.0, help="shift training noise levels toward pure noise")
     p.add_argument("--drop", type=float, default=0.1, help="caption dropout for classifier-free guidance")
     p.add_argument("--ema", type=float, default=0.998)
     p.add_argument("--ckpt-every", type=int, default=100)
