@@ -73,11 +73,6 @@ def test_loads_offline_as_a_wan_pipeline_and_accepts_free_text():
     assert ids[-1] == pipe.tokenizer.eos_token_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 6 bar not reached yet: colour 100% but motion 46% (seen 50%, held-out 38%) of 24 prompts; "
-    "strict, so this fails the day the model reaches the bar and the marker must go",
-)
 def test_starter_graph_renders_prompts_with_their_colour_and_motion(registry, evaluate, tmp_path):
     from studio.engine import Engine
     from studio.engine.context import RunSettings
