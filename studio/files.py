@@ -9,6 +9,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def _creation_mode() -> int:
+    """The permission bits ``open()`` gives a new file under the process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+# Read once at import: os.umask can only be read by setting it, which is not thread-safe later.
+_NEW_FILE_MODE = _creation_mode()
+
+
 class UnsafePathError(ValueError):
     """A name that would write outside the folder it is meant for."""
 
@@ -37,6 +48,13 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iter
     tmp = Path(name)
     try:
         yield tmp
+        # mkstemp makes the file private (0600); the finished file gets the mode of the file it
+        # replaces, or what a plain open() would have given it, so other users and apps can read it.
+        try:
+            mode = target.stat().st_mode & 0o7777 if overwrite else _NEW_FILE_MODE
+        except FileNotFoundError:
+            mode = _NEW_FILE_MODE
+        os.chmod(tmp, mode)
         if overwrite:
             os.replace(tmp, target)
         else:
