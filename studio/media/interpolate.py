@@ -20,7 +20,8 @@ match and DIS fills in its neighbours' motion. So before the checks each flow is
 near motion edges (``_sharpen``): every pixel there may swap its vector for a neighbour's a
 few pixels away, or for the reversed flow to the frame on the *other* side (where a point
 about to be covered is still visible), whichever matches the image best in either the next
-frame or the previous one. That is what lets the occlusion weights pay off (see
+frame or the previous one, and a 5x5 median then drops lone swaps, which on soft, low-texture
+content (blurry generated blobs) showed as speckle. That is what lets the occlusion weights pay off (see
 benchmarks/bench_interpolate.py); elsewhere the flow is left as DIS made it.
 """
 
@@ -345,4 +346,8 @@ def _sharpen(flow: Any, grey: Any, target: Any, other: tuple[Any, Any] | None) -
     span = np.arange(_TILE)
     sharp = flow.copy()
     sharp[oy[:, None, None] + span[None, :, None], ox[:, None, None] + span[None, None, :]] = core
+    # On soft, low-texture content the cheapest candidate flips from pixel to pixel: a 5x5
+    # median keeps the edges the swaps found but removes lone swaps (speckle in the warp).
+    for channel in range(2):
+        sharp[..., channel] = cv2.medianBlur(np.ascontiguousarray(sharp[..., channel]), 5)
     return sharp
