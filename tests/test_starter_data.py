@@ -7,37 +7,19 @@ held-out split and the geometry (every shape whole in frame, moving the stated w
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts" / "train_starter"
-
-
-def _script(name: str):
-    """A module of scripts/train_starter (a script folder, not a package)."""
-    key = f"starter_{name}"
-    if key not in sys.modules:
-        if str(SCRIPTS) not in sys.path:
-            sys.path.insert(0, str(SCRIPTS))  # evaluate.py imports data.py as a top-level module
-        spec = importlib.util.spec_from_file_location(key, SCRIPTS / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module  # before running it: its dataclass looks itself up
-        spec.loader.exec_module(module)
-    return sys.modules[key]
+from starter_scripts import script
 
 
 @pytest.fixture(scope="module")
 def data():
-    return _script("data")
+    return script("data")
 
 
 @pytest.fixture(scope="module")
 def evaluate():
-    return _script("evaluate")
+    return script("evaluate")
 
 
 @pytest.mark.parametrize("layout", ["centred", "anywhere"])

@@ -10,35 +10,23 @@ in at least 90% of clips for each attribute.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
+from starter_scripts import script
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "resources" / "models" / "starter"
 GRAPH = ROOT / "resources" / "graphs" / "starter.graph.json"
-SCRIPTS = ROOT / "scripts" / "train_starter"
 BAR = 0.9
 GENERATION = ("model", "prompt", "negative", "latent", "sampler", "decode")
 
 pytestmark = pytest.mark.ml
 
 
-def _evaluate_module():
-    """scripts/train_starter/evaluate.py (a script folder, not a package)."""
-    if "starter_evaluate" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("starter_evaluate", SCRIPTS / "evaluate.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["starter_evaluate"] = module  # before running it: its dataclass looks itself up
-        spec.loader.exec_module(module)
-    return sys.modules["starter_evaluate"]
-
-
 @pytest.fixture(scope="module")
 def evaluate():
-    return _evaluate_module()
+    return script("evaluate")
 
 
 def generation_graph():
