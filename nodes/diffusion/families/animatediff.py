@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from nodes.diffusion.families.base import SampleJob, repeat_batch, using_scheduler
+from nodes.diffusion.families.base import (
+    SampleJob,
+    guided_step,
+    repeat_batch,
+    using_scheduler,
+    video_to_video_timesteps,
+)
 from nodes.diffusion.families.sd import StableDiffusion
 from nodes.diffusion.values import Latent, ModelHandle
 from studio.engine.context import NodeError
@@ -63,7 +69,6 @@ class AnimateDiff(StableDiffusion):
     def sample(self, model: ModelHandle, job: SampleJob) -> Any:
         import diffusers
         import torch
-        from diffusers.pipelines.animatediff.pipeline_animatediff_video2video import retrieve_timesteps
         from diffusers.utils.torch_utils import randn_tensor
 
         pipe = model.pipeline
@@ -80,10 +85,7 @@ class AnimateDiff(StableDiffusion):
                 latents = pipe.prepare_latents(b, c, f, h * s, w * s, embeds.dtype, device, job.generator)
             else:
                 v2v = diffusers.AnimateDiffVideoToVideoPipeline
-                timesteps, steps = retrieve_timesteps(scheduler, job.steps, device)
-                timesteps, steps = v2v.get_timesteps(pipe, steps, timesteps, job.denoise, device)
-                if steps == 0:
-                    raise NodeError(f"denoise {job.denoise:g} with {job.steps} steps leaves no step to run")
+                timesteps = video_to_video_timesteps(v2v, pipe, scheduler, job, device)
                 start = timesteps[:1].repeat(b)
                 init = self._video_initial_latents(model, job.latent, job.generator, device, pipe.dtype)
                 if init.shape[0] != b:
@@ -96,12 +98,6 @@ class AnimateDiff(StableDiffusion):
                 model_input = torch.cat([latents] * 2) if cfg_on else latents
                 model_input = scheduler.scale_model_input(model_input, t)
                 noise_pred = pipe.unet(model_input, t, encoder_hidden_states=embeds, return_dict=False)[0]
-                if cfg_on:
-                    uncond, cond = noise_pred.chunk(2)
-                    noise_pred = uncond + job.cfg * (cond - uncond)
-                out = scheduler.step(noise_pred, t, latents, **extra, return_dict=True)
-                latents = out.prev_sample
-                shown = getattr(out, "pred_original_sample", None)
-                shown = latents if shown is None else shown
+                latents, shown = guided_step(scheduler, noise_pred, t, latents, extra, job.cfg if cfg_on else None)
                 job.on_step(i, total, lambda shown=shown: shown)  # [B, C, F, h, w]: every frame
         return latents

@@ -34,6 +34,36 @@ class SampleJob:
         return self.latent.empty and self.denoise >= 1.0
 
 
+def require_steps_left(steps: int, job: SampleJob) -> None:
+    """A partial (denoise < 1) run must keep at least one of its steps."""
+    if steps == 0:
+        raise NodeError(f"denoise {job.denoise:g} with {job.steps} steps leaves no step to run")
+
+
+def video_to_video_timesteps(v2v: Any, pipe: Any, scheduler: Any, job: SampleJob, device: Any) -> Any:
+    """The timesteps of a partial run, as the family's video-to-video pipeline class ``v2v`` cuts them."""
+    from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion import retrieve_timesteps
+
+    timesteps, steps = retrieve_timesteps(scheduler, job.steps, device)
+    timesteps, steps = v2v.get_timesteps(pipe, steps, timesteps, job.denoise, device)
+    require_steps_left(steps, job)
+    return timesteps
+
+
+def guided_step(scheduler: Any, noise_pred: Any, t: Any, latents: Any, extra: dict, cfg: float | None) -> tuple:
+    """Classifier-free guidance over a [uncond, cond] batch (``cfg`` None: off), then one scheduler step.
+
+    Returns the new latents and the latents to preview: the scheduler's predicted clean sample
+    where it gives one, else the new latents.
+    """
+    if cfg is not None:
+        uncond, cond = noise_pred.chunk(2)
+        noise_pred = uncond + cfg * (cond - uncond)
+    out = scheduler.step(noise_pred, t, latents, **extra, return_dict=True)
+    shown = getattr(out, "pred_original_sample", None)
+    return out.prev_sample, out.prev_sample if shown is None else shown
+
+
 @contextmanager
 def using_scheduler(pipe: Any, scheduler: Any) -> Iterator[None]:
     """Let the pipeline's own helpers (which read ``self.scheduler``) see this run's scheduler.

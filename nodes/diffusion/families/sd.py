@@ -12,14 +12,15 @@ from nodes.diffusion.families.base import (
     SampleJob,
     batch_to_frames,
     frames_to_batch,
+    guided_step,
     pixels_to_unit,
     repeat_batch,
+    require_steps_left,
     using_scheduler,
     vae_tiling,
 )
 from nodes.diffusion.previews import preview_factors
 from nodes.diffusion.values import Latent, LatentFormat, ModelHandle
-from studio.engine.context import NodeError
 
 
 class StableDiffusion(Family):
@@ -112,8 +113,7 @@ class StableDiffusion(Family):
             else:
                 img2img = self.img2img()
                 timesteps, steps = img2img.get_timesteps(pipe, steps, job.denoise, device)
-                if steps == 0:
-                    raise NodeError(f"denoise {job.denoise:g} with {job.steps} steps leaves no step to run")
+                require_steps_left(steps, job)
                 start = timesteps[:1].repeat(n)
                 init = self._initial_latents(model, job.latent, job.generator, device, dtype)
                 latents = img2img.prepare_latents(pipe, init, start, n, 1, dtype, device, job.generator)
@@ -140,13 +140,7 @@ class StableDiffusion(Family):
                     added_cond_kwargs=added,
                     return_dict=False,
                 )[0]
-                if cfg_on:
-                    uncond, cond = noise_pred.chunk(2)
-                    noise_pred = uncond + job.cfg * (cond - uncond)
-                out = scheduler.step(noise_pred, t, latents, **extra, return_dict=True)
-                latents = out.prev_sample
-                shown = getattr(out, "pred_original_sample", None)
-                shown = latents if shown is None else shown
+                latents, shown = guided_step(scheduler, noise_pred, t, latents, extra, job.cfg if cfg_on else None)
                 job.on_step(i, total, lambda shown=shown: batch_to_frames(shown, f))
         return batch_to_frames(latents, f)
 

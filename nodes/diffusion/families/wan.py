@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from nodes.diffusion.families.base import Family, SampleJob, pixels_to_unit, repeat_batch, using_scheduler, vae_tiling
+from nodes.diffusion.families.base import (
+    Family,
+    SampleJob,
+    pixels_to_unit,
+    repeat_batch,
+    using_scheduler,
+    vae_tiling,
+    video_to_video_timesteps,
+)
 from nodes.diffusion.previews import preview_factors
 from nodes.diffusion.values import Latent, LatentFormat, ModelHandle
 from studio.engine.context import NodeError
@@ -68,7 +76,6 @@ class Wan(Family):
     def sample(self, model: ModelHandle, job: SampleJob) -> Any:
         import diffusers
         import torch
-        from diffusers.pipelines.wan.pipeline_wan_video2video import retrieve_timesteps
         from diffusers.utils.torch_utils import randn_tensor
 
         pipe = model.pipeline
@@ -91,10 +98,7 @@ class Wan(Family):
                 scheduler.set_begin_index(0)
             else:
                 v2v = diffusers.WanVideoToVideoPipeline
-                timesteps, steps = retrieve_timesteps(scheduler, job.steps, device)
-                timesteps, steps = v2v.get_timesteps(pipe, steps, timesteps, job.denoise, device)
-                if steps == 0:
-                    raise NodeError(f"denoise {job.denoise:g} with {job.steps} steps leaves no step to run")
+                timesteps = video_to_video_timesteps(v2v, pipe, scheduler, job, device)
                 start = timesteps[:1].repeat(b)
                 init = repeat_batch(job.latent.samples.to(device=device, dtype=torch.float32), b)
                 noise = randn_tensor(init.shape, generator=job.generator, device=device, dtype=torch.float32)
