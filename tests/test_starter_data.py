@@ -25,8 +25,7 @@ def evaluate():
 @pytest.mark.parametrize("layout", ["centred", "anywhere"])
 def test_analysis_reads_every_evaluation_case_right_on_a_perfect_clip(data, evaluate, layout):
     rng = np.random.default_rng(7)
-    start = data.random_start if layout == "centred" else data.anywhere_start
-    speed = data.SPEED if layout == "centred" else data.VAE_SPEED
+    start, speed = data.LAYOUTS[layout]
     for case in evaluate.CASES:
         colour, shape, motion, background = case
         x0, y0 = start(motion, rng)
@@ -38,7 +37,7 @@ def test_centred_moving_shapes_cross_half_the_frame_and_still_ones_stay(data, ev
     rng = np.random.default_rng(3)
     for motion, (ux, uy) in data.MOTIONS.items():
         for _ in range(20):
-            x0, y0 = data.random_start(motion, rng)
+            x0, y0 = data.centred_start(motion, rng)
             dx, dy = evaluate.analyse_clip(data.render_clip("white", "square", motion, "black", x0, y0)).displacement
             travel = data.SPEED * (data.FRAMES - 1)
             assert dx == pytest.approx(ux * travel, abs=1.0) and dy == pytest.approx(uy * travel, abs=1.0)

@@ -158,7 +158,7 @@ def render_clip(
     return frames
 
 
-def random_start(motion: str, rng: np.random.Generator, radius: float = RADIUS) -> tuple[float, float]:
+def centred_start(motion: str, rng: np.random.Generator, radius: float = RADIUS) -> tuple[float, float]:
     """A "centred" start: the path runs through the middle of the frame, jittered, shape in frame."""
     dx, dy = MOTIONS[motion]
     travel = SPEED * (FRAMES - 1)
@@ -201,10 +201,14 @@ def sample_clip(
     combos = _COMBOS[split]
     colour, shape, motion, background = combos[rng.integers(len(combos))]
     radius = RADIUS * float(rng.uniform(0.85, 1.15))
-    start, speed = (random_start, SPEED) if layout == "centred" else (anywhere_start, VAE_SPEED)
+    start, speed = LAYOUTS[layout]
     x0, y0 = start(motion, rng, radius)
     clip = render_clip(colour, shape, motion, background, x0, y0, radius, speed)
     return clip, caption(colour, shape, motion, background, rng), (colour, shape, motion, background)
+
+
+# layout name -> (start position function, pixels per frame)
+LAYOUTS = {"centred": (centred_start, SPEED), "anywhere": (anywhere_start, VAE_SPEED)}
 
 
 def to_tensor_range(clips: np.ndarray) -> np.ndarray:

@@ -255,7 +255,7 @@ def train_denoiser(run: Path, parts: dict, fast_tokenizer, latents: dict, args: 
             module.set_processor(processors[name])
     z_all, attrs = latents["latents"], latents["attrs"]
     # Loss weight per latent cell: cells the shape touches count 1 + shape_weight times. The shape
-    # covers ~10% of the cells but carries all of the colour, shape and motion the prompt names.
+    # touches about a fifth of the cells but carries all of the colour, shape and motion the prompt names.
     cell_weight = 1.0 + args.shape_weight * latents["shape"].float()
     transformer.train()
     text_encoder.train()

@@ -20,9 +20,9 @@ match and DIS fills in its neighbours' motion. So before the checks each flow is
 near motion edges (``_sharpen``): every pixel there may swap its vector for a neighbour's a
 few pixels away, or for the reversed flow to the frame on the *other* side (where a point
 about to be covered is still visible), whichever matches the image best in either the next
-frame or the previous one, and a 5x5 median then drops lone swaps, which on soft, low-texture
-content (blurry generated blobs) showed as speckle. That is what lets the occlusion weights pay off (see
-benchmarks/bench_interpolate.py); elsewhere the flow is left as DIS made it.
+frame or the previous one; a 5x5 median then drops lone swaps, which showed as speckle on
+soft, low-texture content (blurry generated blobs). That is what lets the occlusion weights pay
+off (see benchmarks/bench_interpolate.py); elsewhere the flow is left as DIS made it.
 """
 
 from __future__ import annotations
