@@ -39,8 +39,8 @@ def main() -> None:
     from tiny_models import build_sd
 
     import nodes.diffusion.previews as previews_module
+    from studio.composition import default_registry
     from studio.engine.context import RunSettings
-    from studio.graph import default_registry
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     registry = default_registry(plugins=False)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from studio.engine.context import NodeError
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
 from studio.media.types import Frames
+from studio.nodeapi import NodeError
 
 
 @node_type(

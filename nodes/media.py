@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nodes.outputs import graph_metadata, write_numbered
-from studio.engine.context import NodeError
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
 from studio.media.types import Audio, VideoFile
+from studio.nodeapi import NodeError, graph_metadata, write_numbered
 
 _IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".exr")
 _VIDEO_TYPES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif", ".mpg", ".ts")
@@ -16,14 +15,12 @@ _AUDIO_TYPES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aiff
 _RATE = dict(min=0, max=384_000, doc="samples per second to resample to; 0 keeps the file's rate")
 
 
-def _need_path(path: str, what: str) -> str:
+def _need_path(ctx, path: str, what: str) -> str:
     """The file to read: as given, or (when relative and not found) a bundled resource."""
-    from studio.settings import find_bundled
-
     if not path.strip():
         raise NodeError(f"path is empty: choose {what}")
     if not Path(path).expanduser().exists():
-        bundled = find_bundled(path)
+        bundled = ctx.bundled(path)
         if bundled is not None:
             return str(bundled)
     return path
@@ -41,7 +38,7 @@ def load_image(ctx, *, path: str) -> dict:
     from studio.media.image_io import read_image
 
     try:
-        return {"image": read_image(_need_path(path, "an image file"))}
+        return {"image": read_image(_need_path(ctx, path, "an image file"))}
     except MediaError as exc:
         raise NodeError(f"path: {exc}") from None
 
@@ -66,7 +63,7 @@ def load_video(ctx, *, path: str, max_frames: int, sample_rate: int) -> dict:
 
     try:
         frames, audio = read_video(
-            _need_path(path, "a video file"),
+            _need_path(ctx, path, "a video file"),
             max_frames=max_frames,
             sample_rate=sample_rate,
             check_cancelled=ctx.check_cancelled,
@@ -92,7 +89,7 @@ def load_audio(ctx, *, path: str, sample_rate: int) -> dict:
     from studio.media.errors import MediaError
 
     try:
-        return {"audio": read_audio(_need_path(path, "an audio file"), sample_rate)}
+        return {"audio": read_audio(_need_path(ctx, path, "an audio file"), sample_rate)}
     except MediaError as exc:
         raise NodeError(f"path: {exc}") from None
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nodes.outputs import graph_metadata, write_numbered
-from studio.engine.context import NodeError
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
 from studio.media.types import Audio, Frames
+from studio.nodeapi import NodeError, graph_metadata, write_numbered
 
 
 @node_type(

@@ -76,7 +76,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # ---- commands --------------------------------------------------------------------------
 def cmd_validate(args: argparse.Namespace) -> int:
-    from studio.graph import default_registry, validate
+    from studio.composition import default_registry
+    from studio.graph import validate
 
     registry = default_registry()
     graph = _load(args.graph)
@@ -90,8 +91,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from studio.composition import default_families, default_registry
     from studio.engine import CancelToken, Engine, RunSettings
-    from studio.graph import GraphInvalid, default_registry
+    from studio.graph import GraphInvalid
     from studio.settings import Settings
 
     settings = Settings.load()
@@ -105,6 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     engine = Engine(
         device,
         registry=registry,
+        families=default_families(),
         settings=RunSettings(
             output_dir=output_dir.resolve(),
             model_folders=tuple(settings.model_paths()),
@@ -149,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
-    from studio.graph import default_registry
+    from studio.composition import default_registry
 
     registry = default_registry()
     specs = list(registry)
@@ -171,11 +174,12 @@ def cmd_nodes(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    from studio.composition import default_families
     from studio.models import find_models
     from studio.settings import Settings
 
     folders = Settings.load().model_paths()
-    models = find_models(folders)
+    models = find_models(folders, default_families())
     if args.json:
         print(json.dumps({"folders": [str(f) for f in folders], "models": [m.to_json() for m in models]}, indent=2))
         return EXIT_OK

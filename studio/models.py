@@ -7,27 +7,15 @@ by its header's tensor names (read as JSON, never executed). A ComfyUI ``models/
 
 from __future__ import annotations
 
-import json
 import os
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-PIPELINE_FAMILIES = {
-    "StableDiffusionPipeline": "sd15",
-    "StableDiffusionImg2ImgPipeline": "sd15",
-    "StableDiffusionXLPipeline": "sdxl",
-    "StableDiffusionXLImg2ImgPipeline": "sdxl",
-    "AnimateDiffPipeline": "animatediff",
-    "AnimateDiffVideoToVideoPipeline": "animatediff",
-    "WanPipeline": "wan",
-    "WanImageToVideoPipeline": "wan",
-    "LTXPipeline": "ltx",
-    "CogVideoXPipeline": "cogvideox",
-}
+from studio.nodeapi.families import FamilyRegistry
+from studio.nodeapi.weights import WeightsFileError
+
 WEIGHT_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth", ".bin")
-MAX_HEADER = 100 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -37,60 +25,35 @@ class ModelEntry:
     family: str  # a family name, or "unknown"
     kind: str  # "diffusers" (a folder) or "file"
     size_bytes: int
+    variant: str = ""  # what the file's tensors say it is, e.g. "SDXL", "Wan T2V 1.3B"
 
     def to_json(self) -> dict:
         return {
             "name": self.name,
             "path": str(self.path),
             "family": self.family,
+            "variant": self.variant,
             "kind": self.kind,
             "size_bytes": self.size_bytes,
         }
 
 
-def family_of_folder(folder: Path) -> str:
+def _folder_entry(folder: Path, families: FamilyRegistry) -> ModelEntry:
     try:
-        index = json.loads((folder / "model_index.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return "unknown"
-    name = index.get("_class_name") if isinstance(index, dict) else None
-    if isinstance(name, str) and name in PIPELINE_FAMILIES:
-        return PIPELINE_FAMILIES[name]
-    if isinstance(index, dict) and isinstance(index.get("studio_family"), str):
-        return index["studio_family"]
-    return "unknown"
+        spec = families.of_folder(folder)
+    except WeightsFileError:
+        spec = None
+    name = spec.name if spec else "unknown"
+    return ModelEntry(folder.name, folder, name, "diffusers", _size(folder), spec.label if spec else "")
 
 
-def safetensors_keys(path: Path) -> list[str]:
-    """Tensor names from a .safetensors header (8-byte length, then JSON)."""
-    with open(path, "rb") as handle:
-        raw = handle.read(8)
-        if len(raw) != 8:
-            raise ValueError(f"{path.name} is too short to be a .safetensors file")
-        (length,) = struct.unpack("<Q", raw)
-        if length > MAX_HEADER:
-            raise ValueError(f"{path.name} has an implausible header of {length} bytes")
-        header = json.loads(handle.read(length))
-    return [k for k in header if k != "__metadata__"]
-
-
-def family_of_file(path: Path) -> str:
-    if path.suffix != ".safetensors":
-        return "unknown"
+def _file_entry(path: Path, families: FamilyRegistry) -> ModelEntry:
     try:
-        keys = safetensors_keys(path)
-    except (OSError, ValueError):
-        return "unknown"
-    joined = set(keys)
-    if any("motion_modules" in k for k in joined):  # motion modules, alone or merged into an SD UNet
-        return "animatediff"
-    if any(k.startswith("conditioner.embedders.1") for k in joined):
-        return "sdxl"
-    if any(k.startswith("model.diffusion_model.input_blocks") for k in joined):
-        return "sd15"
-    if any(k.startswith(("patch_embedding", "model.diffusion_model.patch_embedding")) for k in joined):
-        return "wan"
-    return "unknown"
+        found = families.of_file(path)
+    except WeightsFileError:
+        found = None
+    family, variant = (found[0].name, found[1]) if found else ("unknown", "")
+    return ModelEntry(path.name, path, family, "file", path.stat().st_size, variant)
 
 
 def _size(path: Path) -> int:
@@ -106,7 +69,7 @@ def _size(path: Path) -> int:
     return total
 
 
-def find_models(folders: Iterable[Path], max_depth: int = 3) -> list[ModelEntry]:
+def find_models(folders: Iterable[Path], families: FamilyRegistry, max_depth: int = 3) -> list[ModelEntry]:
     """Every diffusers folder and weights file under ``folders`` (missing folders are skipped)."""
     found: list[ModelEntry] = []
     seen: set[Path] = set()
@@ -116,7 +79,7 @@ def find_models(folders: Iterable[Path], max_depth: int = 3) -> list[ModelEntry]
             return
         seen.add(folder)
         if (folder / "model_index.json").is_file():
-            found.append(ModelEntry(folder.name, folder, family_of_folder(folder), "diffusers", _size(folder)))
+            found.append(_folder_entry(folder, families))
             return
         try:
             children = sorted(folder.iterdir())
@@ -126,7 +89,7 @@ def find_models(folders: Iterable[Path], max_depth: int = 3) -> list[ModelEntry]
             if child.is_dir():
                 visit(child, depth + 1)
             elif child.suffix in WEIGHT_SUFFIXES:
-                found.append(ModelEntry(child.name, child, family_of_file(child), "file", child.stat().st_size))
+                found.append(_file_entry(child, families))
 
     for folder in folders:
         folder = Path(folder).expanduser()

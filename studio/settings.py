@@ -25,17 +25,6 @@ def config_dir() -> Path:
     return platformdirs.user_config_path(APP_NAME)
 
 
-def install_root() -> Path:
-    """The folder holding the studio's bundled ``resources/`` (the source checkout)."""
-    return Path(__file__).resolve().parents[1]
-
-
-def find_bundled(path: str | Path) -> Path | None:
-    """A relative path that names a bundled resource (``resources/...``), wherever the app runs."""
-    candidate = install_root() / path
-    return candidate if not Path(path).is_absolute() and candidate.exists() else None
-
-
 def data_dir() -> Path:
     home = os.environ.get("STUDIO_HOME")
     if home:

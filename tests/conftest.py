@@ -14,13 +14,22 @@ os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="studio-home-"))
 
 import pytest  # noqa: E402
 
-from studio.graph import NodeRegistry, default_registry  # noqa: E402
+from studio.composition import default_registry
+from studio.graph import NodeRegistry  # noqa: E402
 
 
 @pytest.fixture
 def registry() -> NodeRegistry:
     """A fresh registry with the built-in nodes (no plugins)."""
     return default_registry(plugins=False)
+
+
+@pytest.fixture
+def families():
+    """A fresh family registry with the built-in families (no plugins)."""
+    from studio.composition import default_families
+
+    return default_families(plugins=False)
 
 
 @pytest.fixture

@@ -76,7 +76,7 @@ def run_node(registry: Any, node_type: str, /, **values: Any) -> dict[str, Any]:
 
 def load_model_handle(folder: Any) -> Any:
     """A ModelHandle for ``folder``, loaded through the LoadModel node as a graph would."""
-    from studio.graph import default_registry
+    from studio.composition import default_registry
 
     return run_node(default_registry(plugins=False), "LoadModel", path=str(folder))["model"]
 

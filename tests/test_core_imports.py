@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_core_imports_without_qt_or_torch():
     code = (
         "import sys, studio.graph, studio.engine, studio.media.types, studio.cli, nodes;"
-        "from studio.graph import default_registry; default_registry(plugins=False);"
+        "from studio.composition import default_registry; default_registry(plugins=False);"
         "heavy = {'PySide6', 'torch', 'diffusers', 'transformers', 'cv2', 'av'} & set(sys.modules);"
         "print(sorted(heavy))"
     )

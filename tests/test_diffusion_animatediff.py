@@ -119,9 +119,10 @@ def test_too_many_frames_name_the_motion_modules_limit(registry, model):
 
 
 def test_models_listing_shows_animatediff_family_and_size(animatediff_folder):
+    from studio.composition import default_families
     from studio.models import find_models
 
-    found = {m.name: m for m in find_models([animatediff_folder.parent])}
+    found = {m.name: m for m in find_models([animatediff_folder.parent], default_families())}
     assert found["tiny-animatediff"].family == "animatediff" and found["tiny-animatediff"].size_bytes > 10_000
 
 

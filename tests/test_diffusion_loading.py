@@ -25,12 +25,13 @@ def _load(registry, path, config="", **settings):
     return spec.compute(ctx, path=str(path), family="auto", dtype="auto", offload="none", config=config)["model"]
 
 
-def _ldm_checkpoint(path, keys):
+def _ldm_checkpoint(path, keys, shapes=None):
     """A .safetensors file with tensor names in the original (LDM) single-file layout."""
     import torch
     from safetensors.torch import save_file
 
-    save_file({key: torch.zeros(2, 2) for key in keys}, str(path))
+    shapes = shapes or {}
+    save_file({key: torch.zeros(shapes.get(key, (2, 2))) for key in keys}, str(path))
     return path
 
 
@@ -57,7 +58,7 @@ def test_unsupported_pipeline_names_what_was_found(registry, tmp_path):
     folder = tmp_path / "flux"
     folder.mkdir()
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
-    with pytest.raises(NodeError, match=r"FluxPipeline; supported families: animatediff, sd15, sdxl, wan"):
+    with pytest.raises(NodeError, match=r"'FluxPipeline'; supported families: animatediff, sd15, sdxl, wan"):
         _load(registry, folder)
 
 
@@ -98,13 +99,14 @@ def test_pickled_component_folder_is_refused(registry, sd_folder, tmp_path):
 
 
 def test_models_listing_shows_family_and_size(sd_folder):
+    from studio.composition import default_families
     from studio.models import find_models
 
-    found = {m.name: m for m in find_models([sd_folder.parent])}
+    found = {m.name: m for m in find_models([sd_folder.parent], default_families())}
     assert found["tiny-sd"].family == "sd15" and found["tiny-sd"].size_bytes > 10_000
 
 
-def test_preview_factors_come_from_the_resource_file(registry, sd_folder):
+def test_preview_factors_come_from_the_family_declaration(registry, sd_folder):
     model = _load(registry, sd_folder)
     assert len(model.latent_format.rgb_factors) == 4 and model.latent_format.rgb_factors[0] == (0.3512, 0.2297, 0.3227)
 
@@ -135,11 +137,11 @@ def test_family_choices_list_every_supported_family(registry):
         ("WanPipeline", "wan"),
     ],
 )
-def test_family_is_told_from_model_index(tmp_path, name, family):
+def test_family_is_told_from_model_index(tmp_path, families, name, family):
     from nodes.diffusion.loading import detect_family
 
     (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": name}))
-    assert detect_family(tmp_path) == family
+    assert detect_family(tmp_path, families).name == family
 
 
 def test_single_file_without_a_local_config_fails_fast_and_says_what_to_do(registry, tmp_path, monkeypatch):
@@ -196,7 +198,11 @@ def test_bad_config_folder_is_named(registry, tmp_path, sd_folder):
 
 
 def test_single_file_of_a_family_without_single_file_support_says_so(registry, tmp_path):
-    checkpoint = _ldm_checkpoint(tmp_path / "wan-transformer.safetensors", ("patch_embedding.weight",))
+    checkpoint = _ldm_checkpoint(
+        tmp_path / "wan-transformer.safetensors",
+        ("patch_embedding.weight",),
+        {"patch_embedding.weight": (1536, 16, 1, 2, 2)},  # Wan 2.1 T2V 1.3B
+    )
     with pytest.raises(
         NodeError, match=r"wan-transformer.safetensors: Wan 2.1/2.2 models cannot be loaded from a single"
     ):

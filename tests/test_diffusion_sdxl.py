@@ -110,7 +110,8 @@ def test_sdxl_conditioning_carries_pooled_embeddings(registry, model):
 
 
 def test_models_listing_shows_sdxl_family_and_size(sdxl_folder):
+    from studio.composition import default_families
     from studio.models import find_models
 
-    found = {m.name: m for m in find_models([sdxl_folder.parent])}
+    found = {m.name: m for m in find_models([sdxl_folder.parent], default_families())}
     assert found["tiny-sdxl"].family == "sdxl" and found["tiny-sdxl"].size_bytes > 10_000

@@ -124,8 +124,10 @@ def test_load_image_formats(tmp_path):
 
 
 def test_bundled_resources_are_found_from_any_working_directory(tmp_path, monkeypatch):
-    from studio.settings import find_bundled, install_root
+    from studio.bundled import find_bundled, resources_root
 
     monkeypatch.chdir(tmp_path)
-    assert find_bundled("resources/graphs") == install_root() / "resources/graphs"
+    assert find_bundled("resources/graphs") == resources_root() / "graphs"
+    assert (find_bundled("resources/graphs") / "starter.graph.json").is_file()
     assert find_bundled("resources/nothing-here.wav") is None
+    assert find_bundled("resources/../pyproject.toml") is None

@@ -2,7 +2,8 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from studio.graph import NodeRegistry, default_registry
+from studio.composition import default_registry
+from studio.graph import NodeRegistry
 
 
 def test_builtin_registry_has_the_starter_nodes():

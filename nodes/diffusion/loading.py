@@ -21,24 +21,24 @@ config, so it is never left to look on its own.)
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nodes.diffusion.families import FAMILIES, family_adapter
 from nodes.diffusion.values import ModelHandle
-from studio.engine.context import NodeError
+from studio.nodeapi import FamilyRegistry, FamilySpec, NodeError
+from studio.nodeapi.weights import WeightsFileError, read_model_index, safetensors_header
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 OFFLOAD = ("none", "model", "sequential")
 
 
-def resolve_path(path: str, folders: Iterable[Path]) -> Path:
-    """An absolute path as is; a relative one is looked up in each model folder in turn."""
+def resolve_path(path: str, folders: Iterable[Path], bundled: Callable[[str], Path | None]) -> Path:
+    """An absolute path as is; a relative one is looked up in each model folder in turn, then in
+    the working folder, then among the bundled files (``bundled``: the run context's lookup)."""
     if not path.strip():
         raise NodeError("path is empty: choose a diffusers model folder or a .safetensors file")
     candidate = Path(path).expanduser()
@@ -52,50 +52,41 @@ def resolve_path(path: str, folders: Iterable[Path]) -> Path:
             return folder / candidate
     if candidate.exists():
         return candidate.resolve()
-    from studio.settings import find_bundled
-
-    bundled = find_bundled(candidate)  # e.g. the starter model, from wherever the app runs
-    if bundled is not None:
-        return bundled
+    found = bundled(path)  # e.g. the starter model, from wherever the app runs
+    if found is not None:
+        return found
     where = ", ".join(str(f) for f in searched) or "no model folders are set"
     raise NodeError(f"path {path!r} was not found in the model folders ({where})")
 
 
-def detect_family(path: Path) -> str:
+def detect_family(path: Path, families: FamilyRegistry) -> FamilySpec:
     """The family of a diffusers folder or weights file, or a NodeError naming what was found."""
-    from studio.models import family_of_file, family_of_folder
-
-    supported = ", ".join(sorted(FAMILIES))
-    if path.is_dir():
-        index = path / "model_index.json"
-        if not index.is_file():
-            raise NodeError(f"{path} is not a diffusers model folder (it has no model_index.json)")
-        family = family_of_folder(path)
-        if family in FAMILIES:
-            return family
-        found = _class_name(index)
-        raise NodeError(f"{path.name} is a {found or 'model of unknown type'}; supported families: {supported}")
-    family = family_of_file(path)
-    if family in FAMILIES:
-        return family
-    raise NodeError(f"could not tell the model family of {path.name}; supported families: {supported}")
-
-
-def _class_name(index: Path) -> str:
+    supported = ", ".join(families.names) or "none installed"
     try:
-        data = json.loads(index.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise NodeError(f"{index} is not valid JSON: {exc}") from None
-    name = data.get("_class_name") if isinstance(data, dict) else None
-    return name if isinstance(name, str) else ""
+        if path.is_dir():
+            if not (path / "model_index.json").is_file():
+                raise NodeError(f"{path} is not a diffusers model folder (it has no model_index.json)")
+            spec = families.of_folder(path)
+            if spec is None:
+                found = read_model_index(path).get("_class_name")
+                what = found if isinstance(found, str) and found else "model of unknown type"
+                raise NodeError(f"{path.name} is a {what!r}; supported families: {supported}")
+            return spec
+        found = families.of_file(path)
+    except WeightsFileError as exc:
+        raise NodeError(str(exc)) from None
+    if found is None:
+        raise NodeError(f"could not tell the model family of {path.name}; supported families: {supported}")
+    return found[0]
 
 
 def check_folder(folder: Path, allow_pickle: bool) -> bool:
     """Check every component named in model_index.json before loading; return whether pickled
     weights are present (then allowed). A missing or corrupt component names its file."""
-    from studio.models import safetensors_keys
-
-    data = json.loads((folder / "model_index.json").read_text("utf-8"))
+    try:
+        data = read_model_index(folder)
+    except WeightsFileError as exc:
+        raise NodeError(str(exc)) from None
     pickled = False
     for name, value in data.items():
         if name.startswith("_") or not isinstance(value, list) or value[0] is None:
@@ -105,8 +96,8 @@ def check_folder(folder: Path, allow_pickle: bool) -> bool:
             raise NodeError(f"{folder.name}: component {name!r} named in model_index.json has no folder {sub}")
         for weights in sorted(sub.glob("*.safetensors")):
             try:
-                safetensors_keys(weights)
-            except (OSError, ValueError) as exc:
+                safetensors_header(weights)
+            except WeightsFileError as exc:
                 raise NodeError(f"{weights} is not a readable .safetensors file: {exc}") from None
         if not any(sub.glob("*.safetensors")) and any(p.suffix in PICKLE_SUFFIXES for p in sub.iterdir()):
             pickled = True
@@ -141,7 +132,8 @@ def offline() -> Any:
 def load_model(
     path: Path,
     *,
-    family: str,
+    family: FamilySpec,
+    families: FamilyRegistry,
     dtype: str,
     offload: str,
     device: str,
@@ -151,7 +143,7 @@ def load_model(
 ) -> ModelHandle:
     import torch
 
-    adapter = family_adapter(family)
+    adapter = families.adapter(family.name)
     torch_dtype = getattr(torch, dtype)
     cls = adapter.load_class()
     if config is not None and path.is_dir():
@@ -182,7 +174,7 @@ def load_model(
     else:
         pipe.to(device)
     return ModelHandle(
-        family=family,
+        family=family.name,
         pipeline=pipe,
         adapter=adapter,
         path=path,

@@ -10,17 +10,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from nodes.diffusion.families import FAMILIES, SampleJob
+from nodes.diffusion.families import BUILTIN_FAMILY_NAMES, SampleJob
 from nodes.diffusion.loading import DTYPES, OFFLOAD, detect_family, load_model, refuse_pickle, resolve_path
 from nodes.diffusion.previews import latent_preview
 from nodes.diffusion.schedulers import SCHEDULER_CHOICES, make_scheduler
 from nodes.diffusion.values import Conditioning, Latent, ModelHandle
-from studio.engine.context import NodeError
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
 from studio.media.types import Frames
+from studio.nodeapi import NodeError
 
-FAMILY_CHOICES = ("auto", *sorted(FAMILIES))
+# The built-in families; a family from an installed pack is used through "auto".
+FAMILY_CHOICES = ("auto", *BUILTIN_FAMILY_NAMES)
 
 
 @contextmanager
@@ -76,19 +77,26 @@ def _same_family(model: ModelHandle, value: Any, port: str) -> None:
     outputs=[OutputSpec("model", t.MODEL)],
 )
 def load_model_node(ctx, *, path: str, family: str, dtype: str, offload: str, config: str = "") -> dict:
-    resolved = resolve_path(path, ctx.settings.model_folders)
+    resolved = resolve_path(path, ctx.settings.model_folders, ctx.bundled)
     refuse_pickle(resolved, ctx.settings.allow_pickle)
     config_folder = None
     if config.strip():
         try:
-            config_folder = resolve_path(config, ctx.settings.model_folders)
+            config_folder = resolve_path(config, ctx.settings.model_folders, ctx.bundled)
         except NodeError as exc:
             raise NodeError(f"config: {exc}") from None
-    detected = detect_family(resolved) if family == "auto" else family
+    families = ctx.families
+    if family == "auto":
+        detected = detect_family(resolved, families)
+    elif family in families:
+        detected = families[family]
+    else:
+        raise NodeError(f"family {family!r} is not installed; installed: {', '.join(families.names)}")
     with torch_work("loading the model"):
         handle = load_model(
             resolved,
             family=detected,
+            families=families,
             dtype=ctx.dtype if dtype == "auto" else dtype,
             offload=offload,
             device=ctx.device,

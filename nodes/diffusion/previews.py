@@ -1,25 +1,8 @@
-"""Cheap step previews: a linear latent→RGB map per family (numbers in resources/preview_factors.json)."""
+"""Cheap step previews: a linear latent→RGB map with the factors the family declares."""
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from pathlib import Path
 from typing import Any
-
-FACTORS_FILE = Path(__file__).resolve().parents[2] / "resources" / "preview_factors.json"
-
-
-@cache
-def preview_factors(family: str) -> tuple[tuple[tuple[float, float, float], ...], tuple[float, float, float]]:
-    """``(factors [channels][3], bias [3])`` for ``family``; empty factors when none are known."""
-    data = json.loads(FACTORS_FILE.read_text("utf-8"))
-    entry = data.get(family)
-    if not isinstance(entry, dict):
-        return (), (0.0, 0.0, 0.0)
-    factors = tuple(tuple(float(v) for v in row) for row in entry["factors"])
-    bias = tuple(float(v) for v in entry.get("bias", (0.0, 0.0, 0.0)))
-    return factors, bias  # type: ignore[return-value]
 
 
 def latent_preview(latents: Any, fmt: Any) -> Any:

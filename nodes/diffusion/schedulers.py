@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from studio.engine.context import NodeError
+from studio.nodeapi import NodeError
 
 # Schedulers for noise-prediction models (SD, SDXL, AnimateDiff).
 NOISE_SCHEDULERS = (

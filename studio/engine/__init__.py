@@ -4,7 +4,7 @@ Qt-free; torch is imported only when a run needs it.
 """
 
 from studio.engine.cache import NodeCache
-from studio.engine.context import Cancelled, CancelToken, NodeError, RunContext, RunSettings
+from studio.engine.context import CancelToken, RunContext
 from studio.engine.engine import Engine, NodeReport, RunReport
 from studio.engine.events import (
     Done,
@@ -17,6 +17,7 @@ from studio.engine.events import (
     Progress,
 )
 from studio.engine.worker import Job, RenderQueue
+from studio.nodeapi import Cancelled, NodeError, RunSettings
 
 __all__ = [
     "CancelToken",

@@ -1,4 +1,5 @@
-"""What the engine hands each node while it computes (DESIGN.md §2)."""
+"""What the engine hands each node while it computes: its implementation of the node API's
+:class:`~studio.nodeapi.context.NodeContext` (DESIGN.md §2)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.bundled import find_bundled
+from studio.nodeapi.context import RunSettings
+from studio.nodeapi.errors import Cancelled, NodeError
+from studio.nodeapi.families import FamilyRegistry
+
 PROGRESS_INTERVAL = 0.05  # seconds
 
-
-class Cancelled(Exception):
-    """Raised inside a node by ``check_cancelled()`` once the user has cancelled the run."""
-
-
-class NodeError(Exception):
-    """A failure a node explains to the user; its message is shown as is, on the node."""
+__all__ = ["Cancelled", "CancelToken", "NodeError", "RunContext", "RunSettings"]
 
 
 class CancelToken:
@@ -33,16 +32,6 @@ class CancelToken:
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
-
-
-@dataclass
-class RunSettings:
-    """Settings a run needs; a plain object so tests and the CLI build their own."""
-
-    output_dir: Path = field(default_factory=lambda: Path("output"))
-    model_folders: tuple[Path, ...] = ()
-    allow_pickle: bool = False
-    preview_interval: float = 0.0  # seconds between step previews; 0 sends every step
 
 
 class RunContext:
@@ -61,6 +50,7 @@ class RunContext:
         emit_preview: Callable[[Any, int | None, int | None], None],
         graph_document: dict[str, Any] | None = None,
         logger: logging.Logger | None = None,
+        families: FamilyRegistry | Callable[[], FamilyRegistry] | None = None,
     ) -> None:
         self.node_id = node_id
         self.node_type = node_type
@@ -75,10 +65,23 @@ class RunContext:
         self._emit_preview = emit_preview
         self._last_preview = 0.0
         self._last_progress = 0.0
+        self._families = families
 
     @property
     def output_dir(self) -> Path:
         return self.settings.output_dir
+
+    @property
+    def families(self) -> FamilyRegistry:
+        if self._families is None:
+            self._families = FamilyRegistry.installed()
+        elif callable(self._families):
+            self._families = self._families()
+        return self._families
+
+    def bundled(self, relative: str | Path) -> Path | None:
+        """The bundled file or folder ``relative`` names (``resources/...``), or None."""
+        return find_bundled(relative)
 
     @property
     def device(self) -> str:

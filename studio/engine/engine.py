@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.engine.cache import NodeCache
-from studio.engine.context import Cancelled, CancelToken, NodeError, RunContext, RunSettings
+from studio.engine.context import CancelToken, RunContext
 from studio.engine.events import (
     Done,
     Event,
@@ -26,8 +26,10 @@ from studio.engine.events import (
 from studio.engine.plan import cache_key, plan
 from studio.graph.fileformat import graph_to_dict
 from studio.graph.model import Graph
-from studio.graph.registry import NodeRegistry, default_registry
+from studio.graph.registry import NodeRegistry
 from studio.graph.validate import GraphInvalid, Problem, errors, node_params, validate
+from studio.nodeapi import Cancelled, NodeError, RunSettings
+from studio.nodeapi.families import FamilyRegistry
 
 log = logging.getLogger("studio.engine")
 
@@ -84,6 +86,8 @@ class Engine:
     """Runs graphs. One run at a time per engine; the cache lives across runs.
 
     ``device`` is ``auto|cpu|cuda|mps``; it is resolved (importing torch) on the first run.
+    Without a ``registry`` (or ``families``) the engine uses what is installed under the
+    ``studio.nodes`` (``studio.families``) entry points, the built-in library included.
     """
 
     def __init__(
@@ -91,11 +95,13 @@ class Engine:
         device: str = "auto",
         *,
         registry: NodeRegistry | None = None,
+        families: FamilyRegistry | None = None,
         settings: RunSettings | None = None,
         cache_bytes: int = 8 * 1024**3,
         dtype: str | None = None,
     ) -> None:
-        self.registry = registry if registry is not None else default_registry()
+        self.registry = registry if registry is not None else NodeRegistry.installed()
+        self._families = families
         self.settings = settings if settings is not None else RunSettings()
         self.cache = NodeCache(cache_bytes)
         self._device_preference = device
@@ -103,6 +109,13 @@ class Engine:
         self._dtype = dtype
         self._run_lock = threading.Lock()
         self._cancel: CancelToken | None = None
+
+    @property
+    def families(self) -> FamilyRegistry:
+        """The model families nodes see; read from the entry points on first use when not given."""
+        if self._families is None:
+            self._families = FamilyRegistry.installed()
+        return self._families
 
     @property
     def device(self) -> str:
@@ -221,6 +234,7 @@ class Engine:
                 emit_progress=lambda done, total, _id=node_id: emit(Progress(_id, int(done), int(total))),
                 emit_preview=lambda image, step, total, _id=node_id: emit(Preview(_id, image, step, total)),
                 graph_document=document.get(),
+                families=lambda: self.families,
             )
             t0 = time.perf_counter()
             try:

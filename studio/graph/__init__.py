@@ -13,7 +13,7 @@ from studio.graph.fileformat import (
     save_graph,
 )
 from studio.graph.model import Graph, GraphChange, GraphEditError, Group, Link, Node
-from studio.graph.registry import NodeRegistry, default_registry
+from studio.graph.registry import NodeRegistry
 from studio.graph.spec import InputSpec, NodeSpec, OutputSpec, ParamSpec, node_type
 from studio.graph.validate import GraphInvalid, Problem, errors, validate
 
@@ -32,7 +32,6 @@ __all__ = [
     "OutputSpec",
     "ParamSpec",
     "Problem",
-    "default_registry",
     "dumps_graph",
     "errors",
     "graph_from_dict",

@@ -1,13 +1,15 @@
 """The node registry: an object holding the node types one app or run knows about.
 
-There is no global registry; the CLI, the app and each test build their own.
+There is no global registry; the CLI, the app and each test build their own
+(``studio.composition`` builds the usual one: the built-in nodes plus installed packs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
+from typing import Any
 
 from studio.graph.spec import NodeSpec
 
@@ -16,13 +18,14 @@ ENTRY_POINT_GROUP = "studio.nodes"
 
 @dataclass
 class PluginProblem:
-    """A node pack that could not be loaded. Reported, never fatal."""
+    """A node or family pack that could not be loaded. Reported, never fatal."""
 
     source: str
     message: str
+    kind: str = "node pack"
 
     def __str__(self) -> str:
-        return f"node pack {self.source}: {self.message}"
+        return f"{self.kind} {self.source}: {self.message}"
 
 
 @dataclass
@@ -56,30 +59,44 @@ class NodeRegistry:
     def __len__(self) -> int:
         return len(self._specs)
 
-    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+    def load_entry_points(self, group: str = ENTRY_POINT_GROUP, *, skip: Iterable[str] = ()) -> None:
         """Register node packs installed under the ``studio.nodes`` entry-point group.
 
         Each entry point names a callable returning NodeSpecs, or an iterable of them.
         Installing a pack is the user's act of trust; opening a graph never imports anything.
         """
-        for entry in metadata.entry_points(group=group):
-            try:
-                loaded = entry.load()
-                specs = loaded() if callable(loaded) and not isinstance(loaded, NodeSpec) else loaded
-                if isinstance(specs, NodeSpec):
-                    specs = [specs]
-                for spec in specs:
-                    self.register(spec)
-            except Exception as exc:  # a broken pack must not take the app down
-                self.problems.append(PluginProblem(entry.value, f"{type(exc).__name__}: {exc}"))
+        load_plugins(group, NodeSpec, self.register, self.problems, kind="node pack", skip=skip)
 
-
-def default_registry(*, plugins: bool = True) -> NodeRegistry:
-    """A fresh registry with the built-in nodes and, optionally, installed node packs."""
-    from nodes import builtin_node_types
-
-    registry = NodeRegistry()
-    registry.register_all(builtin_node_types())
-    if plugins:
+    @classmethod
+    def installed(cls) -> NodeRegistry:
+        """Every node type installed under ``studio.nodes``: the built-in library registers there too,
+        so the core finds it without importing it."""
+        registry = cls()
         registry.load_entry_points()
-    return registry
+        return registry
+
+
+def load_plugins(
+    group: str,
+    item_type: type,
+    register: Callable[[Any], None],
+    problems: list[PluginProblem],
+    *,
+    kind: str,
+    skip: Iterable[str] = (),
+) -> None:
+    """Load every entry point of ``group`` (a callable returning items, an item, or an iterable of
+    them) and ``register`` each item; a pack that fails is added to ``problems``, never fatal."""
+    skipped = set(skip)
+    for entry in metadata.entry_points(group=group):
+        if entry.name in skipped:
+            continue
+        try:
+            loaded = entry.load()
+            items = loaded() if callable(loaded) and not isinstance(loaded, item_type) else loaded
+            if isinstance(items, item_type):
+                items = [items]
+            for item in items:
+                register(item)
+        except Exception as exc:  # a broken pack must not take the app down
+            problems.append(PluginProblem(entry.value, f"{type(exc).__name__}: {exc}", kind))

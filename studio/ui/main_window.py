@@ -55,7 +55,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings.load()
         if registry is None:
-            from studio.graph.registry import default_registry
+            from studio.composition import default_registry
 
             registry = default_registry()
         self.registry = registry
@@ -131,7 +131,9 @@ class MainWindow(QMainWindow):
         run_settings = RunSettings(
             output_dir=s.output_path, model_folders=tuple(s.model_paths()), allow_pickle=s.allow_pickle
         )
-        return Engine(s.device, registry=self.registry, settings=run_settings)
+        from studio.composition import default_families
+
+        return Engine(s.device, registry=self.registry, families=default_families(), settings=run_settings)
 
     def _source(self) -> str:
         return str(self.document.path or "")

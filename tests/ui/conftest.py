@@ -8,7 +8,7 @@ import threading
 import pytest
 from ui_support import GATE, fake_sampler
 
-from studio.graph.registry import default_registry
+from studio.composition import default_registry
 
 
 @pytest.fixture

@@ -6,38 +6,37 @@ scheduler's ``set_timesteps``/``step``. Each ``sample`` follows its pipeline's `
 line by line, so a graph with the same prompt, seed, steps, cfg and scheduler gives the
 pipeline's frames.
 
+Each family module ends with its declaration (a ``FamilySpec``: pipelines, how its files are
+recognised, preview factors, the adapter); ``builtin_families`` lists them for the registry.
+
 Latents travel as ``[batch, channels, frames, height, width]``. Image families (SD, SDXL)
 fold frames into the batch, so a clip is sampled and decoded frame by frame.
 """
 
 from __future__ import annotations
 
-from nodes.diffusion.families.animatediff import AnimateDiff
+from nodes.diffusion.families.animatediff import ANIMATEDIFF, AnimateDiff
 from nodes.diffusion.families.base import Family, SampleJob
-from nodes.diffusion.families.sd import StableDiffusion
-from nodes.diffusion.families.sdxl import StableDiffusionXL
-from nodes.diffusion.families.wan import Wan
-from studio.engine.context import NodeError
-
-FAMILIES: dict[str, Family] = {
-    family.name: family for family in (StableDiffusion(), StableDiffusionXL(), AnimateDiff(), Wan())
-}
+from nodes.diffusion.families.sd import SD15, StableDiffusion
+from nodes.diffusion.families.sdxl import SDXL, StableDiffusionXL
+from nodes.diffusion.families.wan import WAN, Wan
+from studio.nodeapi import FamilySpec
 
 
-def family_adapter(name: str) -> Family:
-    try:
-        return FAMILIES[name]
-    except KeyError:
-        raise NodeError(f"model family {name!r} is not supported; supported: {', '.join(sorted(FAMILIES))}") from None
+def builtin_families() -> list[FamilySpec]:
+    """Every built-in family declaration. A new family adds one line here."""
+    return [SD15, SDXL, ANIMATEDIFF, WAN]
 
+
+BUILTIN_FAMILY_NAMES = tuple(sorted(spec.name for spec in builtin_families()))
 
 __all__ = [
-    "FAMILIES",
+    "BUILTIN_FAMILY_NAMES",
     "AnimateDiff",
     "Family",
     "SampleJob",
     "StableDiffusion",
     "StableDiffusionXL",
     "Wan",
-    "family_adapter",
+    "builtin_families",
 ]

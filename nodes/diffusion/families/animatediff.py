@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from nodes.diffusion.families.base import (
@@ -11,9 +12,9 @@ from nodes.diffusion.families.base import (
     using_scheduler,
     video_to_video_timesteps,
 )
-from nodes.diffusion.families.sd import StableDiffusion
+from nodes.diffusion.families.sd import SD_PREVIEW_FACTORS, StableDiffusion
 from nodes.diffusion.values import Latent, ModelHandle
-from studio.engine.context import NodeError
+from studio.nodeapi import FamilySpec, NodeError
 
 
 class AnimateDiff(StableDiffusion):
@@ -21,10 +22,6 @@ class AnimateDiff(StableDiffusion):
     AnimateDiffVideoToVideoPipeline for denoise < 1. Frames are denoised together, not folded into
     the batch; the VAE still decodes them as images."""
 
-    name = "animatediff"
-    label = "AnimateDiff"
-    pipeline_class = "AnimateDiffPipeline"
-    video = True
     default_fps = 8.0
     v2v_chunk = 16  # AnimateDiffVideoToVideoPipeline's decode_chunk_size: frames per VAE posterior draw
 
@@ -101,3 +98,24 @@ class AnimateDiff(StableDiffusion):
                 latents, shown = guided_step(scheduler, noise_pred, t, latents, extra, job.cfg if cfg_on else None)
                 job.on_step(i, total, lambda shown=shown: shown)  # [B, C, F, h, w]: every frame
         return latents
+
+
+def recognise_animatediff(tensors: Mapping[str, tuple[int, ...]]) -> str | None:
+    """Motion modules, alone or merged into an SD UNet."""
+    if not any("motion_modules" in name for name in tensors):
+        return None
+    merged = any(name.startswith("model.diffusion_model.") for name in tensors)
+    return "AnimateDiff (merged checkpoint)" if merged else "AnimateDiff motion module"
+
+
+ANIMATEDIFF = FamilySpec(
+    name="animatediff",
+    label="AnimateDiff",
+    pipelines=("AnimateDiffPipeline", "AnimateDiffVideoToVideoPipeline"),
+    components=("UNetMotionModel", "MotionAdapter", "AutoencoderKL", "CLIPTextModel"),
+    recognise=recognise_animatediff,
+    preview_factors=SD_PREVIEW_FACTORS,  # the SD 1.x VAE
+    adapter=AnimateDiff,
+    video=True,
+    order=10,  # before SD: a merged checkpoint also holds an SD UNet
+)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nodes.diffusion.values import Conditioning, Latent, LatentFormat, ModelHandle
-from studio.engine.context import NodeError
+from studio.nodeapi import FamilySpec, NodeError
 
 DECODE_CHUNK = 8  # image frames decoded at once: bounds VAE memory on long clips
 
@@ -118,19 +118,27 @@ def pixels_to_unit(array: Any) -> Any:
 
 
 class Family:
-    """The interface every family adapter implements."""
+    """The interface every family adapter implements; built by the registry from its declaration."""
 
-    name = ""
-    label = ""
-    pipeline_class = ""
     flow_matching = False
-    video = False
     default_fps = 24.0
 
+    def __init__(self, spec: FamilySpec) -> None:
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
     def load_class(self) -> Any:
+        """The pipeline class models of this family load with (the declaration's first)."""
         import diffusers
 
-        return getattr(diffusers, self.pipeline_class)
+        return getattr(diffusers, self.spec.pipelines[0])
 
     def latent_format(self, pipe: Any) -> LatentFormat:
         raise NotImplementedError

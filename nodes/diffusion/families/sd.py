@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,16 +19,13 @@ from nodes.diffusion.families.base import (
     using_scheduler,
     vae_tiling,
 )
-from nodes.diffusion.previews import preview_factors
 from nodes.diffusion.values import Latent, LatentFormat, ModelHandle
+from studio.nodeapi import FamilySpec
 
 
 class StableDiffusion(Family):
     """Stable Diffusion 1.x/2.x: StableDiffusionPipeline and StableDiffusionImg2ImgPipeline."""
 
-    name = "sd15"
-    label = "Stable Diffusion 1.x/2.x"
-    pipeline_class = "StableDiffusionPipeline"
     img2img_class = "StableDiffusionImg2ImgPipeline"
 
     def img2img(self) -> Any:
@@ -37,7 +34,6 @@ class StableDiffusion(Family):
         return getattr(diffusers, self.img2img_class)
 
     def latent_format(self, pipe: Any) -> LatentFormat:
-        factors, bias = preview_factors(self.name)
         config = pipe.vae.config
         return LatentFormat(
             family=self.name,
@@ -46,8 +42,8 @@ class StableDiffusion(Family):
             shift=float(getattr(config, "shift_factor", None) or 0.0),
             spatial=int(pipe.vae_scale_factor),
             temporal=1,
-            rgb_factors=factors,
-            rgb_bias=bias,
+            rgb_factors=self.spec.preview_factors,
+            rgb_bias=self.spec.preview_bias,
         )
 
     def encode_text(self, model: ModelHandle, text: str) -> dict[str, Any]:
@@ -183,3 +179,31 @@ class StableDiffusion(Family):
     def _vae_precision(self, vae: Any) -> Iterator[Any]:
         """The dtype the VAE runs in: its own (SDXL upcasts a float16 VAE that would overflow)."""
         yield vae.dtype
+
+
+# ComfyUI's SD15 latent→RGB factors (comfy/latent_formats.py, GPL-3.0); SD 2.x shares the SD 1.x VAE.
+SD_PREVIEW_FACTORS = (
+    (0.3512, 0.2297, 0.3227),
+    (0.3250, 0.4974, 0.2350),
+    (-0.2829, 0.1762, 0.2721),
+    (-0.2120, -0.2616, -0.7177),
+)
+
+
+def recognise_sd(tensors: Mapping[str, tuple[int, ...]]) -> str | None:
+    """An original-layout SD 1.x/2.x checkpoint: a UNet under ``model.diffusion_model``; SD 2.x has OpenCLIP."""
+    if not any(name.startswith("model.diffusion_model.input_blocks") for name in tensors):
+        return None
+    return "SD 2.x" if any(name.startswith("cond_stage_model.model.") for name in tensors) else "SD 1.x"
+
+
+SD15 = FamilySpec(
+    name="sd15",
+    label="Stable Diffusion 1.x/2.x",
+    pipelines=("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline"),
+    components=("UNet2DConditionModel", "AutoencoderKL", "CLIPTextModel"),
+    recognise=recognise_sd,
+    preview_factors=SD_PREVIEW_FACTORS,
+    adapter=StableDiffusion,
+    order=30,
+)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from nodes.diffusion.families.base import SampleJob, repeat_batch
 from nodes.diffusion.families.sd import StableDiffusion
 from nodes.diffusion.values import Conditioning, Latent, ModelHandle
+from studio.nodeapi import FamilySpec
 
 
 class StableDiffusionXL(StableDiffusion):
@@ -21,9 +22,6 @@ class StableDiffusionXL(StableDiffusion):
     is not applied. Refiner models (aesthetic-score time ids) are not supported.
     """
 
-    name = "sdxl"
-    label = "Stable Diffusion XL"
-    pipeline_class = "StableDiffusionXLPipeline"
     img2img_class = "StableDiffusionXLImg2ImgPipeline"
 
     def encode_text(self, model: ModelHandle, text: str) -> dict[str, Any]:
@@ -111,3 +109,27 @@ class StableDiffusionXL(StableDiffusion):
             yield torch.float32
         finally:
             vae.to(dtype=torch.float16)
+
+
+def recognise_sdxl(tensors: Mapping[str, tuple[int, ...]]) -> str | None:
+    """An original-layout SDXL base checkpoint: two text encoders under ``conditioner.embedders``."""
+    return "SDXL" if any(name.startswith("conditioner.embedders.1") for name in tensors) else None
+
+
+SDXL = FamilySpec(
+    name="sdxl",
+    label="Stable Diffusion XL",
+    pipelines=("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline"),
+    components=("UNet2DConditionModel", "AutoencoderKL", "CLIPTextModel", "CLIPTextModelWithProjection"),
+    recognise=recognise_sdxl,
+    # ComfyUI's SDXL latent→RGB factors (comfy/latent_formats.py, GPL-3.0)
+    preview_factors=(
+        (0.3651, 0.4232, 0.4341),
+        (-0.2533, -0.0042, 0.1068),
+        (0.1076, 0.1111, -0.0362),
+        (-0.3165, -0.2492, -0.2188),
+    ),
+    preview_bias=(0.1084, -0.0175, -0.0011),
+    adapter=StableDiffusionXL,
+    order=20,
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from nodes.diffusion.families.base import (
@@ -14,24 +14,18 @@ from nodes.diffusion.families.base import (
     vae_tiling,
     video_to_video_timesteps,
 )
-from nodes.diffusion.previews import preview_factors
 from nodes.diffusion.values import Latent, LatentFormat, ModelHandle
-from studio.engine.context import NodeError
+from studio.nodeapi import FamilySpec, NodeError
 
 
 class Wan(Family):
     """Wan 2.1/2.2 text-to-video: WanPipeline (and WanVideoToVideoPipeline for denoise < 1)."""
 
-    name = "wan"
-    label = "Wan 2.1/2.2"
-    pipeline_class = "WanPipeline"
     flow_matching = True
-    video = True
     default_fps = 16.0
     max_sequence_length = 512  # WanPipeline.__call__'s default
 
     def latent_format(self, pipe: Any) -> LatentFormat:
-        factors, bias = preview_factors(self.name)
         transformer = pipe.transformer if pipe.transformer is not None else pipe.transformer_2
         return LatentFormat(
             family=self.name,
@@ -40,8 +34,8 @@ class Wan(Family):
             shift=0.0,
             spatial=int(pipe.vae_scale_factor_spatial),
             temporal=int(pipe.vae_scale_factor_temporal),
-            rgb_factors=factors,
-            rgb_bias=bias,
+            rgb_factors=self.spec.preview_factors,
+            rgb_bias=self.spec.preview_bias,
         )
 
     def size_multiple(self, fmt: LatentFormat) -> int:
@@ -163,3 +157,60 @@ class Wan(Family):
         latents = retrieve_latents(vae.encode(video.to(vae.dtype)), sample_mode="argmax").to(torch.float32)
         mean, inv_std = self._normalisation(vae, latents.device, latents.dtype)
         return Latent((latents - mean) * inv_std, fmt, fps=frames.fps)
+
+
+WAN_SIZES = {1536: "1.3B", 3072: "5B", 5120: "14B"}  # transformer width → published model size
+
+
+def recognise_wan(tensors: Mapping[str, tuple[int, ...]]) -> str | None:
+    """A Wan transformer, in the official, ComfyUI (``model.diffusion_model.``) or diffusers layout.
+
+    The patch embedding's shape tells the variant: its width the size, its input channels the
+    mode (16 text-to-video, 36 image-to-video, 48 Wan 2.2 TI2V with its 48-channel VAE).
+    """
+    prefix = "model.diffusion_model." if "model.diffusion_model.patch_embedding.weight" in tensors else ""
+    shape = tensors.get(prefix + "patch_embedding.weight")
+    if shape is None or len(shape) != 5:
+        return None
+    width, channels = shape[0], shape[1]
+    size = WAN_SIZES.get(width, f"width {width}")
+    if channels == 48:
+        return f"Wan 2.2 TI2V {size}"
+    if channels == 36:
+        image_encoder = any(
+            name.startswith((prefix + "img_emb.", prefix + "condition_embedder.image_embedder.")) for name in tensors
+        )
+        return f"Wan 2.1 I2V {size}" if image_encoder else f"Wan 2.2 I2V {size}"
+    return f"Wan T2V {size}"
+
+
+WAN = FamilySpec(
+    name="wan",
+    label="Wan 2.1/2.2",
+    pipelines=("WanPipeline", "WanVideoToVideoPipeline"),
+    components=("WanTransformer3DModel", "AutoencoderKLWan", "UMT5EncoderModel"),
+    recognise=recognise_wan,
+    # ComfyUI's Wan21 latent→RGB factors (comfy/latent_formats.py, GPL-3.0), on the normalised latent.
+    preview_factors=(
+        (-0.1299, -0.1692, 0.2932),
+        (0.0671, 0.0406, 0.0442),
+        (0.3568, 0.2548, 0.1747),
+        (0.0372, 0.2344, 0.1420),
+        (0.0313, 0.0189, -0.0328),
+        (0.0296, -0.0956, -0.0665),
+        (-0.3477, -0.4059, -0.2925),
+        (0.0166, 0.1902, 0.1975),
+        (-0.0412, 0.0267, -0.1364),
+        (-0.1293, 0.0740, 0.1636),
+        (0.0680, 0.3019, 0.1128),
+        (0.0032, 0.0581, 0.0639),
+        (-0.1251, 0.0927, 0.1699),
+        (0.0060, -0.0633, 0.0005),
+        (0.3477, 0.2275, 0.2950),
+        (0.1984, 0.0913, 0.1861),
+    ),
+    preview_bias=(-0.1835, -0.0868, -0.3360),
+    adapter=Wan,
+    video=True,
+    order=40,
+)

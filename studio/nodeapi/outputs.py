@@ -6,11 +6,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from studio.engine.context import NodeError, RunContext
 from studio.files import UnsafePathError, atomic_path, numbered_path
+from studio.nodeapi.context import NodeContext
+from studio.nodeapi.errors import NodeError
 
 
-def graph_metadata(ctx: RunContext) -> dict[str, str]:
+def graph_metadata(ctx: NodeContext) -> dict[str, str]:
     """Container tags holding the graph being run, so the file can restore it."""
     from studio.media.video_io import GRAPH_TAG
 
@@ -19,7 +20,7 @@ def graph_metadata(ctx: RunContext) -> dict[str, str]:
     return {GRAPH_TAG: json.dumps(ctx.graph_document, separators=(",", ":"), ensure_ascii=False)}
 
 
-def write_numbered(ctx: RunContext, filename_prefix: str, suffix: str, write: Callable[[Path], None]) -> Path:
+def write_numbered(ctx: NodeContext, filename_prefix: str, suffix: str, write: Callable[[Path], None]) -> Path:
     """Call ``write(temporary_path)`` and move the result to the next free ``<prefix>_NNNNN<suffix>``.
 
     The prefix must stay inside the output folder; a failed or cancelled ``write`` leaves no

@@ -1,0 +1,22 @@
+"""What a node may use: its errors, the run context's protocol, output files and model families.
+
+Node libraries (the built-in ``nodes`` package and third-party packs) import from here and
+from ``studio.graph`` (declarations) and ``studio.media`` (media I/O), never from the engine or
+the UI; import-linter checks this.
+"""
+
+from studio.nodeapi.context import NodeContext, RunSettings
+from studio.nodeapi.errors import Cancelled, NodeError
+from studio.nodeapi.families import FamilyRegistry, FamilySpec
+from studio.nodeapi.outputs import graph_metadata, write_numbered
+
+__all__ = [
+    "Cancelled",
+    "FamilyRegistry",
+    "FamilySpec",
+    "NodeContext",
+    "NodeError",
+    "RunSettings",
+    "graph_metadata",
+    "write_numbered",
+]
