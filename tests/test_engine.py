@@ -286,3 +286,24 @@ def test_a_wired_value_out_of_the_parameters_range_fails_the_node_naming_both(re
     assert report.nodes["src"].status == "failed"
     assert report.nodes["src"].error == "value (from drive.value) must be between -1000 and 1000, got 5000"
     assert rec.calls["src"] == 0
+
+
+def test_a_new_engine_takes_over_after_the_running_job_and_queued_jobs_stay(rec, engine, tmp_path):
+    from studio.engine import RunSettings
+
+    queue = RenderQueue(engine)
+    try:
+        rec.gate.clear()
+        running = queue.submit(chain(("Const", "src"), ("Slow", "s"), ("Sink", "out"), params={"s": {"steps": 3}}))
+        queued = queue.submit(chain(("Const", "src"), ("Sink", "out"), params={"src": {"value": 5}}))
+        assert rec.started.wait(5)
+        fresh = Engine("cpu", registry=rec.registry, settings=RunSettings(output_dir=tmp_path / "new"))
+        queue.replace_engine(fresh)  # e.g. the user changed a setting mid-run
+        assert queue.engine is engine  # the running job keeps its engine
+        rec.gate.set()
+        assert queue.wait_idle(10)
+        assert (running.status, queued.status) == ("done", "done")
+        assert queue.engine is fresh
+        assert (len(engine.cache), len(fresh.cache)) == (3, 2)  # each job's nodes cached where they ran
+    finally:
+        queue.shutdown()

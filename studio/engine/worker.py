@@ -53,6 +53,7 @@ class RenderQueue:
         self._paused = False
         self._stopping = False
         self._current: Job | None = None
+        self._next_engine: Engine | None = None
         self._thread = threading.Thread(target=self._loop, name="studio-render", daemon=True)
         self._thread.start()
 
@@ -128,6 +129,18 @@ class RenderQueue:
         with self._cond:
             return self._current is not None or any(j.status == QUEUED for j in self._jobs)
 
+    def replace_engine(self, engine: Engine) -> None:
+        """Run the next job (not the running one) on ``engine``, e.g. after a settings change.
+
+        A run in progress keeps the engine it started with; the swap happens between jobs,
+        so queued jobs stay queued.
+        """
+        with self._cond:
+            if self._current is None:
+                self.engine = engine
+            else:
+                self._next_engine = engine
+
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is running or queued (used by tests and headless callers)."""
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -169,6 +182,8 @@ class RenderQueue:
             self._execute(job)
             with self._cond:
                 self._current = None
+                if self._next_engine is not None:
+                    self.engine, self._next_engine = self._next_engine, None
                 self._cond.notify_all()
             self._on_event(job, None)
 

@@ -376,8 +376,8 @@ class MainWindow(QMainWindow):
             old.device,
             old.allow_pickle,
             old.model_folders,
-        ) and not self.runs.busy:
-            self.runs.restart()  # the next run starts an engine with the new settings
+        ):
+            self.runs.reconfigure()  # the next run starts an engine with the new settings
 
     def showEvent(self, event: Any) -> None:  # noqa: N802
         super().showEvent(event)

@@ -94,10 +94,11 @@ class RunController(QObject):
         if self._queue is not None:
             self._queue.shutdown(timeout)
 
-    def restart(self) -> None:
-        """Stop the worker; the next submit starts a fresh engine (after a settings change)."""
-        self.shutdown()
-        self._queue = None
+    def reconfigure(self) -> None:
+        """After a settings change: the next run gets a fresh engine; a run in progress finishes
+        on the engine it started with, and queued runs stay queued."""
+        if self._queue is not None:
+            self._queue.replace_engine(self._make_engine())
 
     # ---- the worker thread ------------------------------------------------------------------
     def _on_worker_event(self, job: Any, event: Any) -> None:

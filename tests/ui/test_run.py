@@ -105,3 +105,20 @@ def test_ctrl_enter_runs_and_escape_cancels(window, qtbot):
     with qtbot.waitSignal(window.runs.run_finished, timeout=20_000) as finished:
         qtbot.keyClick(window.view, Qt.Key.Key_Escape)
     assert finished.args[0].status == "cancelled"
+
+
+def test_a_settings_change_during_a_run_applies_when_the_run_ends(window, qtbot):
+    from dataclasses import replace
+
+    made = []
+    make = window.runs._make_engine
+    window.runs._make_engine = lambda: made.append(make()) or made[-1]
+    small_graph(window, sampler=True, hold=True, steps=3)
+    with qtbot.waitSignal(window.runs.node_started, timeout=20_000, check_params_cb=lambda j, n: n == "fakesampler"):
+        window.run()
+    window.apply_settings(replace(window.settings, allow_pickle=True))
+    assert window.runs.queue.engine is made[0]  # the running job keeps its engine
+    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000) as finished:
+        GATE.set()
+    assert finished.args[0].status == "done"
+    assert len(made) == 2 and window.runs.queue.engine is made[1]  # the next run gets the new settings
