@@ -80,7 +80,10 @@ def confined_path(root: str | os.PathLike[str], relative: str) -> Path:
         raise UnsafePathError(f"{relative!r} leaves the output folder ('..' is not allowed)")
     base = Path(root).resolve()
     resolved = (base / candidate).resolve()
-    if resolved != base and base not in resolved.parents:
+    if resolved == base:
+        # "." or "./." names the folder itself: a numbered file would land beside it, outside.
+        raise UnsafePathError(f"{relative!r} names the output folder itself; give a file name inside it")
+    if base not in resolved.parents:
         raise UnsafePathError(f"{relative!r} resolves outside the output folder {base}")
     return resolved
 

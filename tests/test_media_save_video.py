@@ -76,10 +76,11 @@ def test_never_overwrites_and_numbers_files(tmp_path):
     assert first.path.stat().st_size > 0 and second.path.exists()
 
 
-@pytest.mark.parametrize("prefix", ["../escape", "/tmp/absolute", "a/../../b", ""])
+@pytest.mark.parametrize("prefix", ["../escape", "/tmp/absolute", "a/../../b", "", ".", "./", "./.", "a/.."])
 def test_prefix_leaving_the_output_folder_is_refused(tmp_path, prefix):
     with pytest.raises(NodeError, match="filename_prefix"):
         save(tmp_path / "out", moving_frames(count=2), filename_prefix=prefix)
+    assert [p.name for p in tmp_path.iterdir()] in ([], ["out"])  # nothing beside the output folder
     assert not list(tmp_path.rglob("*.mp4"))
 
 

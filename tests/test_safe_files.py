@@ -56,7 +56,7 @@ def test_a_numbered_write_never_replaces_an_existing_file(tmp_path):
     assert files.numbered_path(tmp_path, "take", ".mp4").name == "take_00002.mp4"
 
 
-@pytest.mark.parametrize("name", ["../escape.mp4", "/etc/passwd", "a/../../b.mp4", "", "x\x00y"])
+@pytest.mark.parametrize("name", ["../escape.mp4", "/etc/passwd", "a/../../b.mp4", "", "x\x00y", ".", "./.", "a/.."])
 def test_names_that_leave_the_output_folder_are_refused(tmp_path, name):
     with pytest.raises(files.UnsafePathError):
         files.confined_path(tmp_path, name)
