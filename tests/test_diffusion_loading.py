@@ -98,6 +98,31 @@ def test_pickled_component_folder_is_refused(registry, sd_folder, tmp_path):
     assert model.family == "sd15"
 
 
+def test_pickles_inside_a_nested_pipeline_component_are_refused_too(registry, sd_folder, tmp_path):
+    folder = shutil.copytree(sd_folder, tmp_path / "nested")
+    index = json.loads((folder / "model_index.json").read_text())
+    index["transformer_2"] = ["diffusers", "WanPipeline"]  # a component that is a pipeline folder itself
+    (folder / "model_index.json").write_text(json.dumps(index))
+    inner = folder / "transformer_2"
+    (inner / "transformer").mkdir(parents=True)
+    (inner / "model_index.json").write_text(
+        json.dumps({"_class_name": "WanPipeline", "transformer": ["diffusers", "X"]})
+    )
+    (inner / "transformer" / "diffusion_pytorch_model.bin").write_bytes(b"a payload")
+    with pytest.raises(NodeError, match=r"transformer_2/transformer holds only pickle weights"):
+        _load(registry, folder)
+
+
+@pytest.mark.parametrize("name", ["..", "../escape", "/etc"])
+def test_a_component_name_that_leaves_the_model_folder_is_refused(registry, sd_folder, tmp_path, name):
+    folder = shutil.copytree(sd_folder, tmp_path / "escape")
+    index = json.loads((folder / "model_index.json").read_text())
+    index[name] = ["diffusers", "AutoencoderKL"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(NodeError, match="is not a folder name"):
+        _load(registry, folder)
+
+
 def test_models_listing_shows_family_and_size(sd_folder):
     from studio.composition import default_families
     from studio.models import find_models

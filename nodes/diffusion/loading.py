@@ -80,30 +80,53 @@ def detect_family(path: Path, families: FamilyRegistry) -> FamilySpec:
     return found[0]
 
 
-def check_folder(folder: Path, allow_pickle: bool) -> bool:
-    """Check every component named in model_index.json before loading; return whether pickled
-    weights are present (then allowed). A missing or corrupt component names its file."""
+MAX_NESTING = 3  # pipelines inside pipelines (Wan 2.2's experts may be one); deeper is not a real model
+
+
+def check_folder(folder: Path, allow_pickle: bool, _depth: int = 0) -> bool:
+    """Check every component named in model_index.json before loading, at every depth (a component
+    may itself be a pipeline folder); return whether pickled weights are present (then allowed).
+    A missing, corrupt or escaping component names its file."""
+    if _depth > MAX_NESTING:
+        raise NodeError(f"{folder}: pipelines nested more than {MAX_NESTING} deep; not a model folder")
     try:
         data = read_model_index(folder)
     except WeightsFileError as exc:
         raise NodeError(str(exc)) from None
     pickled = False
     for name, value in data.items():
-        if name.startswith("_") or not isinstance(value, list) or value[0] is None:
+        if name.startswith("_") or not isinstance(value, list) or not value or value[0] is None:
             continue
+        if Path(name).name != name or name in (".", ".."):
+            raise NodeError(f"{folder.name}: component name {name!r} in model_index.json is not a folder name")
         sub = folder / name
         if not sub.is_dir():
             raise NodeError(f"{folder.name}: component {name!r} named in model_index.json has no folder {sub}")
-        for weights in sorted(sub.glob("*.safetensors")):
+        if (sub / "model_index.json").is_file():
+            pickled |= check_folder(sub, allow_pickle, _depth + 1)
+        else:
+            pickled |= _check_component(sub, allow_pickle)
+    return pickled
+
+
+def _check_component(component: Path, allow_pickle: bool) -> bool:
+    """Read every .safetensors header under a component folder; a folder holding pickle weights and
+    no .safetensors is refused unless pickles are allowed. Returns whether pickles were found."""
+    pickled = False
+    for root, dirs, files in os.walk(component):
+        if len(Path(root).relative_to(component).parts) >= MAX_NESTING:
+            dirs.clear()
+        weights = sorted(f for f in files if f.endswith(".safetensors"))
+        for name in weights:
             try:
-                safetensors_header(weights)
+                safetensors_header(Path(root) / name)
             except WeightsFileError as exc:
-                raise NodeError(f"{weights} is not a readable .safetensors file: {exc}") from None
-        if not any(sub.glob("*.safetensors")) and any(p.suffix in PICKLE_SUFFIXES for p in sub.iterdir()):
+                raise NodeError(f"{Path(root) / name} is not a readable .safetensors file: {exc}") from None
+        if not weights and any(Path(f).suffix in PICKLE_SUFFIXES for f in files):
             pickled = True
             if not allow_pickle:
                 raise NodeError(
-                    f"{sub} holds only pickle weights (.bin/.ckpt/.pt), which can run code when loaded; "
+                    f"{root} holds only pickle weights (.bin/.ckpt/.pt), which can run code when loaded; "
                     "convert them to .safetensors or turn on 'allow pickle' in settings"
                 )
     return pickled
