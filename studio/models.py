@@ -8,8 +8,9 @@ by its header's tensor names (read as JSON, never executed). A ComfyUI ``models/
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.nodeapi.families import FamilyRegistry
@@ -38,27 +39,39 @@ class ModelEntry:
         }
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """Something in a model folder the scan could not read, and why (shown, never fatal)."""
+
+    path: Path
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"path": str(self.path), "reason": self.reason}
+
+
+@dataclass
+class ModelScan:
+    models: list[ModelEntry] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
 def _folder_entry(folder: Path, families: FamilyRegistry) -> ModelEntry:
-    try:
-        spec = families.of_folder(folder)
-    except WeightsFileError:
-        spec = None
+    spec = families.of_folder(folder)
     name = spec.name if spec else "unknown"
     return ModelEntry(folder.name, folder, name, "diffusers", _size(folder), spec.label if spec else "")
 
 
 def _file_entry(path: Path, families: FamilyRegistry) -> ModelEntry:
-    try:
-        found = families.of_file(path)
-    except WeightsFileError:
-        found = None
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise WeightsFileError("not a regular file")
+    found = families.of_file(path)
     family, variant = (found[0].name, found[1]) if found else ("unknown", "")
-    return ModelEntry(path.name, path, family, "file", path.stat().st_size, variant)
+    return ModelEntry(path.name, path, family, "file", info.st_size, variant)
 
 
 def _size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
     total = 0
     for root, _dirs, files in os.walk(path):
         for name in files:
@@ -69,30 +82,47 @@ def _size(path: Path) -> int:
     return total
 
 
-def find_models(folders: Iterable[Path], families: FamilyRegistry, max_depth: int = 3) -> list[ModelEntry]:
-    """Every diffusers folder and weights file under ``folders`` (missing folders are skipped)."""
-    found: list[ModelEntry] = []
+def scan_models(folders: Iterable[Path], families: FamilyRegistry, max_depth: int = 3) -> ModelScan:
+    """Every diffusers folder and weights file under ``folders``, and what was skipped with why.
+
+    Missing folders are skipped quietly; files that cannot be read (dangling links, special
+    files, damaged headers) are listed in ``skipped``. Nothing here blocks or runs code.
+    """
+    scan = ModelScan()
     seen: set[Path] = set()
+
+    def read(path: Path, make) -> None:
+        try:
+            scan.models.append(make(path, families))
+        except (OSError, WeightsFileError) as exc:
+            reason = str(exc).removeprefix(f"{path.name}: ") if isinstance(exc, WeightsFileError) else None
+            scan.skipped.append(Skipped(path, reason or exc.strerror or type(exc).__name__))
 
     def visit(folder: Path, depth: int) -> None:
         if folder in seen or depth > max_depth:
             return
         seen.add(folder)
         if (folder / "model_index.json").is_file():
-            found.append(_folder_entry(folder, families))
+            read(folder, _folder_entry)
             return
         try:
             children = sorted(folder.iterdir())
-        except OSError:
+        except OSError as exc:
+            scan.skipped.append(Skipped(folder, exc.strerror or type(exc).__name__))
             return
         for child in children:
             if child.is_dir():
-                visit(child, depth + 1)
+                visit(child.resolve(), depth + 1)
             elif child.suffix in WEIGHT_SUFFIXES:
-                found.append(_file_entry(child, families))
+                read(child, _file_entry)
 
     for folder in folders:
         folder = Path(folder).expanduser()
         if folder.is_dir():
             visit(folder.resolve(), 0)
-    return found
+    return scan
+
+
+def find_models(folders: Iterable[Path], families: FamilyRegistry, max_depth: int = 3) -> list[ModelEntry]:
+    """Every diffusers folder and weights file under ``folders`` (see :func:`scan_models`)."""
+    return scan_models(folders, families, max_depth).models

@@ -4,6 +4,7 @@ import json
 import os
 import struct
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
@@ -138,3 +139,23 @@ def test_a_fifo_named_like_weights_never_blocks_the_reader(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(WeightsFileError, match="not a regular file"):
         safetensors_header(fifo)
+
+
+@pytest.mark.timeout(30)
+def test_a_model_scan_skips_what_it_cannot_read_says_why_and_never_blocks(tmp_path, families):
+    from studio.models import scan_models
+
+    good = write_header(tmp_path / "wan.safetensors", {"patch_embedding.weight": (1536, 16, 1, 2, 2)})
+    (tmp_path / "number.safetensors").write_bytes(struct.pack("<Q", 2) + b"42")
+    (tmp_path / "dangling.safetensors").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(tmp_path / "fifo.safetensors")
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    (deep / "model_index.json").write_text("[" * 100_000 + "]" * 100_000)
+    scan = scan_models([tmp_path], families)
+    assert [(m.path, m.family, m.variant) for m in scan.models] == [(Path(good), "wan", "Wan T2V 1.3B")]
+    reasons = {s.path.name: s.reason for s in scan.skipped}
+    assert reasons["number.safetensors"] == "the header is not a table of tensors"
+    assert reasons["fifo.safetensors"] == "not a regular file"
+    assert "No such file" in reasons["dangling.safetensors"]
+    assert "not valid JSON" in reasons["deep"]
