@@ -219,6 +219,33 @@ def test_cache_never_evicts_what_the_running_graph_uses():
     assert len(cache) == 1
 
 
+def test_models_and_outputs_are_budgeted_apart_so_outputs_never_push_out_a_loaded_model():
+    import numpy as np
+
+    class Model:
+        cache_pool = "models"
+
+        def cache_nbytes(self):
+            return 5000
+
+    cache = NodeCache(byte_budget=2500, model_budget=6000)
+    cache.put("model", {"model": Model()})
+    for name in "abcdef":  # many runs' worth of outputs
+        cache.put(name, {"x": np.zeros(1000, np.uint8)})
+    assert "model" in cache and cache.pool_nbytes("models") == 5000
+    assert cache.pool_nbytes("outputs") <= 2500 and "f" in cache and "a" not in cache
+    cache.put("model2", {"model": Model()})  # a second model over the model budget evicts the older one
+    assert "model" not in cache and "model2" in cache and "f" in cache
+
+
+def test_the_default_budgets_are_shares_of_the_machines_memory(monkeypatch):
+    from studio.engine import cache as cache_module
+
+    monkeypatch.setattr(cache_module, "physical_memory", lambda: 16 * 1024**3)
+    cache = NodeCache()
+    assert (cache.byte_budget, cache.model_budget) == (int(1.6 * 1024**3), 8 * 1024**3)
+
+
 def test_render_queue_runs_jobs_in_order_and_honours_reorder(rec, engine):
     seen = []
     queue = RenderQueue(

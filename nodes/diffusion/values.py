@@ -38,6 +38,8 @@ class LatentFormat:
 class ModelHandle:
     """A loaded diffusers pipeline and the family adapter that drives it."""
 
+    cache_pool = "models"  # the engine keeps loaded models under a budget of their own
+
     family: str
     pipeline: Any
     adapter: Any

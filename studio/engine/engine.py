@@ -97,13 +97,14 @@ class Engine:
         registry: NodeRegistry | None = None,
         families: FamilyRegistry | None = None,
         settings: RunSettings | None = None,
-        cache_bytes: int = 8 * 1024**3,
+        cache_bytes: int | None = None,
+        model_cache_bytes: int | None = None,
         dtype: str | None = None,
     ) -> None:
         self.registry = registry if registry is not None else NodeRegistry.installed()
         self._families = families
         self.settings = settings if settings is not None else RunSettings()
-        self.cache = NodeCache(cache_bytes)
+        self.cache = NodeCache(cache_bytes, model_cache_bytes)  # None: a share of the machine's memory
         self._device_preference = device
         self._device: str | None = None
         self._dtype = dtype
