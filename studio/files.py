@@ -1,12 +1,20 @@
-"""Safe file writing: atomic replacement and confinement to an output folder."""
+"""Safe file writing: atomic replacement, clean-up after killed writers, confinement to an output folder."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 
 def _creation_mode() -> int:
@@ -18,6 +26,12 @@ def _creation_mode() -> int:
 
 # Read once at import: os.umask can only be read by setting it, which is not thread-safe later.
 _NEW_FILE_MODE = _creation_mode()
+
+
+# Temporary files are ``.<stem>.partial.<pid>.<random><suffix>``: whose they are, at a glance.
+PARTIAL_MARK = ".partial."
+_PARTIAL_NAME = re.compile(r"\..*\.partial\.\d+\.[a-z0-9_]{8}(\.[^.]*)?")
+_WINDOWS_GRACE_S = 600.0
 
 
 class UnsafePathError(ValueError):
@@ -38,15 +52,18 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it into place only if the block succeeds.
 
-    On an exception (a failed or cancelled render) the temporary file is removed and
-    ``path`` is untouched. With ``overwrite=False`` an existing ``path`` is never replaced.
+    On an exception (a failed or cancelled render, KeyboardInterrupt, SystemExit) the temporary
+    file is removed and ``path`` is untouched. With ``overwrite=False`` an existing ``path`` is
+    never replaced. What Python never gets to run after (SIGKILL, a signal with no handler, a
+    daemon thread stopped at exit) leaves the temporary file: it is named for this process and
+    locked while written, so :func:`remove_stale_partials` can tell it from a live writer's.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".partial{target.suffix}", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp: Path | None = None
+    lock: int | None = None
     try:
+        tmp, lock = _claim_partial(target)
         yield tmp
         # mkstemp makes the file private (0600); the finished file gets the mode of the file it
         # replaces, or what a plain open() would have given it, so other users and apps can read it.
@@ -55,6 +72,10 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iter
         except FileNotFoundError:
             mode = _NEW_FILE_MODE
         os.chmod(tmp, mode)
+        if fcntl is None:
+            # Windows cannot rename a file that is open; the lock ends here.
+            os.close(lock)
+            lock = None
         if overwrite:
             os.replace(tmp, target)
         else:
@@ -62,9 +83,92 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iter
             os.link(tmp, target)
             tmp.unlink()
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
         raise
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+def _claim_partial(target: Path) -> tuple[Path, int]:
+    """Create ``.<stem>.partial.<pid>.<random><suffix>`` beside ``target``, locked by the open descriptor returned.
+
+    The lock is ``flock`` on the file itself (per open file, so it holds against this process's
+    other descriptors too, and the kernel drops it when the process dies, however it dies).
+    """
+    while True:
+        fd, name = tempfile.mkstemp(
+            prefix=f".{target.stem}{PARTIAL_MARK}{os.getpid()}.", suffix=target.suffix, dir=target.parent
+        )
+        tmp = Path(name)
+        if fcntl is None:
+            return tmp, fd  # Windows: an open file cannot be deleted, which protects it as well
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            return tmp, fd  # a file system without locks: sweeps cannot lock it either, so they skip it
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        if _names_open_file(tmp, fd):
+            return tmp, fd
+        # A sweep removed the file in the instant between its creation and the lock: take another name.
+        os.close(fd)
+
+
+def remove_stale_partials(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporary files that writers which died mid-write left in ``folder``; return them.
+
+    A partial whose writer is still running (in this process or another) holds its lock and is
+    left alone; so is anything that is not a regular file or cannot be opened.
+    """
+    removed = []
+    try:
+        candidates = sorted(Path(folder).glob(f".*{PARTIAL_MARK}*"))
+    except OSError:
+        return []
+    for path in candidates:
+        if _PARTIAL_NAME.fullmatch(path.name) and _remove_if_abandoned(path):
+            removed.append(path)
+    return removed
+
+
+def _remove_if_abandoned(path: Path) -> bool:
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode):
+            return False
+        if fcntl is None:
+            # Windows: a live writer keeps the file open (delete fails); between closing it and
+            # the rename it is briefly closed, so recent files are given time.
+            if time.time() - path.stat().st_mtime < _WINDOWS_GRACE_S:
+                return False
+            path.unlink()
+            return True
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # Holding the lock, the file is ours to judge: its writer died before renaming it.
+        if not _names_open_file(path, fd):
+            return False
+        path.unlink()
+        return True
+    except OSError:
+        return False  # locked by a live writer (or the file system has no locks: cannot tell)
+    finally:
+        os.close(fd)
+
+
+def _names_open_file(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd`` (not removed or replaced meanwhile)."""
+    try:
+        return os.path.samestat(os.stat(path, follow_symlinks=False), os.fstat(fd))
+    except OSError:
+        return False
 
 
 def confined_path(root: str | os.PathLike[str], relative: str) -> Path:
