@@ -14,7 +14,7 @@ from nodes.diffusion.families import BUILTIN_FAMILY_NAMES, SampleJob
 from nodes.diffusion.loading import DTYPES, OFFLOAD, detect_family, load_model, refuse_pickle, resolve_path
 from nodes.diffusion.previews import latent_preview
 from nodes.diffusion.schedulers import SCHEDULER_CHOICES, make_scheduler
-from nodes.diffusion.values import Conditioning, Latent, ModelHandle
+from nodes.diffusion.values import LATENT_ON_DISK, Conditioning, Latent, ModelHandle
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
 from studio.media.types import Frames
@@ -164,6 +164,7 @@ def empty_latent(ctx, *, model: ModelHandle, width: int, height: int, frames: in
         ),
     ],
     outputs=[OutputSpec("latent", t.LATENT)],
+    persist=LATENT_ON_DISK,
 )
 def sampler(
     ctx,

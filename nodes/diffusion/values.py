@@ -6,9 +6,11 @@ Plain containers; torch is never imported here. Each reports its memory through
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+from studio.graph.spec import DiskCodec
 
 
 def _tensor_bytes(value: Any) -> int:
@@ -92,3 +94,29 @@ class Latent:
 
     def cache_nbytes(self) -> int:
         return _tensor_bytes(self.samples) + _tensor_bytes(self.posterior)
+
+
+def _dump_latent(outputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    latent: Latent = outputs["latent"]
+    tensors = {"samples": latent.samples}
+    if latent.posterior is not None:
+        tensors["posterior"] = latent.posterior
+    return tensors, {"format": asdict(latent.format), "empty": latent.empty, "fps": latent.fps}
+
+
+def _load_latent(tensors: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    fmt = meta.get("format")
+    if not isinstance(fmt, dict) or set(fmt) != {f.name for f in fields(LatentFormat)}:
+        raise ValueError("no latent format")
+    fmt = dict(fmt)
+    fmt["rgb_factors"] = tuple(tuple(float(v) for v in row) for row in fmt["rgb_factors"])
+    fmt["rgb_bias"] = tuple(float(v) for v in fmt["rgb_bias"])
+    fps = meta.get("fps")
+    if "samples" not in tensors or not isinstance(fps, (int, float)) or not isinstance(meta.get("empty"), bool):
+        raise ValueError("not a latent")
+    latent = Latent(tensors["samples"], LatentFormat(**fmt), meta["empty"], tensors.get("posterior"), float(fps))
+    return {"latent": latent}
+
+
+# Sampled latents are kept on disk between runs: resuming after a failed decode skips the sampling.
+LATENT_ON_DISK = DiskCodec(dump=_dump_latent, load=_load_latent)

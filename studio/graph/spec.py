@@ -138,6 +138,19 @@ Migrate = Callable[[dict[str, Any], int], dict[str, Any]]
 
 
 @dataclass(frozen=True)
+class DiskCodec:
+    """How a node's outputs survive the process, for nodes whose work is expensive (the sampler).
+
+    ``dump(outputs)`` gives ``(tensors, meta)``: named tensors (kept as safetensors, never
+    pickled) and JSON-able metadata; ``load(tensors, meta)`` rebuilds the outputs and raises
+    ValueError on anything it does not recognise (the entry is then ignored and replaced).
+    """
+
+    dump: Callable[[dict[str, Any]], tuple[dict[str, Any], dict[str, Any]]]
+    load: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     """One node type: its typed ports and parameters and the function that computes it.
 
@@ -146,6 +159,7 @@ class NodeSpec:
     (SaveVideo, PreviewVideo) is what a run is planned backwards from; its returned dict is
     what the run report lists under ``outputs``.
     ``migrate(params, from_version)`` upgrades parameters saved by an older ``version``.
+    ``persist`` keeps the outputs in the engine's on-disk cache too (see :class:`DiskCodec`).
     """
 
     type: str
@@ -158,6 +172,7 @@ class NodeSpec:
     version: int = 1
     output: bool = False
     migrate: Migrate | None = None
+    persist: DiskCodec | None = None
     _index: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     _defaults: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -230,6 +245,7 @@ def node_type(
     version: int = 1,
     output: bool = False,
     migrate: Migrate | None = None,
+    persist: DiskCodec | None = None,
 ) -> Callable[[Compute], NodeSpec]:
     """Declare a node type by decorating its compute function."""
 
@@ -245,6 +261,7 @@ def node_type(
             version=version,
             output=output,
             migrate=migrate,
+            persist=persist,
         )
 
     return wrap
