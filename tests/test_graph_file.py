@@ -3,7 +3,7 @@ import json
 import pytest
 
 from studio.graph import GraphFileError, Group, dumps_graph, load_graph, loads_graph, save_graph
-from studio.graph.fileformat import FORMAT_VERSION
+from studio.graph.fileformat import FORMAT_VERSION, graph_from_dict
 
 GOOD = {
     "format": "studio.graph",
@@ -159,3 +159,57 @@ def test_older_format_versions_are_migrated_on_load(monkeypatch):
     graph = loads_graph(json.dumps(GOOD))
     assert graph.node("src").params == {"value": 3, "migrated": True}
     assert json.loads(dumps_graph(graph))["version"] == 2
+
+
+# ---- values JSON cannot hold: lone surrogates, NaN ---------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            r'{"format": "studio.graph", "version": 1, "nodes": [{"id": "a\ud800", "type": "X"}]}',
+            r"node #1: id: text holds a lone surrogate \ud800 at character 2",
+        ),
+        (
+            r'{"format": "studio.graph", "version": 1, "nodes": [{"id": "a", "type": "X", "params": {"t": ["\udcff"]}}]}',
+            r"node 'a': params.t[0]: text holds a lone surrogate \udcff",
+        ),
+        (
+            r'{"format": "studio.graph", "version": 1, "meta": {"title": "caf\udce9"}}',
+            r"meta.title: text holds a lone surrogate \udce9 at character 4, which is not valid Unicode",
+        ),
+        (
+            r'{"format": "studio.graph", "version": 1, "links": [{"from": ["a", "\ud800"], "to": ["b", "x"]}]}',
+            r"link #1: from[1]: text holds a lone surrogate",
+        ),
+    ],
+)
+def test_text_that_is_not_valid_unicode_is_refused_naming_where(text, expected):
+    with pytest.raises(GraphFileError) as caught:
+        loads_graph(text)
+    assert expected in str(caught.value)
+    str(caught.value).encode("utf-8")  # the message itself prints anywhere
+
+
+def test_nan_in_an_embedded_graph_is_refused_naming_where():
+    data = json.loads(json.dumps(GOOD))
+    data["nodes"][0]["params"]["value"] = float("nan")  # json.loads of a video's tag accepts NaN
+    data["meta"]["zoom"] = float("inf")
+    with pytest.raises(GraphFileError) as caught:
+        graph_from_dict(data)
+    assert caught.value.problems == [
+        "node 'src': params.value: nan is not a finite number; a graph file holds only those",
+        "meta.zoom: inf is not a finite number; a graph file holds only those",
+    ]
+
+
+def test_saving_refuses_what_json_cannot_hold_and_keeps_the_old_file(tmp_path):
+    graph = loads_graph(json.dumps(GOOD))
+    graph.node("src").params["text"] = "ok\ud800"  # e.g. undecodable bytes from a command line
+    target = tmp_path / "g.graph.json"
+    target.write_text("old")
+    with pytest.raises(GraphFileError, match=r"node 'src': params.text: text holds a lone surrogate \\ud800"):
+        save_graph(graph, target)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["g.graph.json"]
+    graph.node("src").params["text"] = "ok"
+    assert json.loads(save_graph(graph, target).read_text("utf-8"))["nodes"][0]["params"]["text"] == "ok"

@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from studio.graph import GraphFileError, dumps_graph, loads_graph, validate
+from studio.graph.fileformat import graph_from_dict
 from tests.recording_nodes import Recorder
 
 REGISTRY = Recorder().registry
@@ -14,8 +15,10 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(10**40), max_value=10**40),
-    st.floats(allow_nan=False, allow_infinity=False),
+    st.floats(),  # NaN and infinities too: an embedded graph's JSON may hold them
     st.text(max_size=20),
+    st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3),  # lone surrogates
+    st.sampled_from(["caf\udce9", "ok\ud800", "\udfff\ud83d"]),
     st.sampled_from(["__class__", "__import__('os')", "eval('1')", "${HOME}", "../../etc/passwd"]),
 )
 json_values = st.recursive(
@@ -25,7 +28,7 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-ids = st.sampled_from(["a", "b", "c", "sink", "__class__", ""]) | st.text(max_size=6)
+ids = st.sampled_from(["a", "b", "c", "sink", "__class__", "", "\ud800"]) | st.text(max_size=6)
 types = st.sampled_from(["Const", "Add", "Sink", "Fail", "Slow", "Nope"]) | json_values
 nodes = st.fixed_dictionaries(
     {},
@@ -33,7 +36,9 @@ nodes = st.fixed_dictionaries(
         "id": ids | json_values,
         "type": types,
         "type_version": st.integers(-2, 5) | json_values,
-        "params": st.dictionaries(st.sampled_from(["value", "offset", "steps", "zzz"]), json_values, max_size=3)
+        "params": st.dictionaries(
+            st.sampled_from(["value", "offset", "steps", "zzz", "\udc80"]), json_values, max_size=3
+        )
         | json_values,
         "position": st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=3) | json_values,
     },
@@ -60,11 +65,27 @@ def test_loader_and_validator_never_raise_anything_but_their_own_error(document)
         graph = loads_graph(text)
     except GraphFileError as exc:
         assert exc.problems and all(isinstance(p, str) and "\n" not in p for p in exc.problems)
+        assert all(p.encode("utf-8") for p in exc.problems)  # every problem line prints
         return
     for problem in validate(graph, REGISTRY):
         assert str(problem)
     # whatever loaded saves and loads back equal
     assert loads_graph(dumps_graph(graph)) == graph
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents)
+def test_whatever_builds_from_parsed_data_saves_as_valid_json_that_loads_back(document):
+    """The embedded-graph path: data parsed elsewhere (NaN allowed) goes straight to graph_from_dict."""
+    try:
+        graph = graph_from_dict(document)
+    except GraphFileError as exc:
+        assert exc.problems and all(isinstance(p, str) and "\n" not in p for p in exc.problems)
+        assert all(p.encode("utf-8") for p in exc.problems)  # every problem line prints
+        return
+    text = dumps_graph(graph)
+    text.encode("utf-8")  # valid Unicode throughout
+    assert loads_graph(text) == graph
 
 
 @settings(max_examples=200, deadline=None)

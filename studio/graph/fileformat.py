@@ -2,7 +2,9 @@
 
 Loading is two stages, as in Orange's canvas: parse the JSON into checked plain records,
 then build a :class:`Graph`. A file is data only: nothing is evaluated, imported or
-unpickled, and the parser refuses NaN, infinities, absurd sizes and absurd nesting.
+unpickled, and the parser refuses NaN, infinities, text that is not valid Unicode (lone
+surrogates), absurd sizes and absurd nesting. Saving refuses the same values, so what is
+written is always valid JSON in UTF-8 that loads back.
 Node types are not checked here (that is validation's job), so a graph with unknown node
 types still opens and keeps every node.
 """
@@ -36,7 +38,9 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 class GraphFileError(ValueError):
-    """A graph file that cannot be read. ``problems`` has one line per problem."""
+    """A graph file that cannot be read, or a graph that cannot be written as one.
+
+    ``problems`` has one line per problem."""
 
     def __init__(self, problems: list[str], source: str = "") -> None:
         self.problems = problems
@@ -107,6 +111,7 @@ def graph_from_dict(data: Any, source: str = "") -> Graph:
         data = MIGRATIONS[version](data)
         version += 1
 
+    problems.extend(_unwritable_values(data))
     graph = Graph()
     nodes = _list_field(data, "nodes", problems)
     if len(nodes) > MAX_NODES:
@@ -254,12 +259,90 @@ def graph_to_dict(graph: Graph) -> dict[str, Any]:
 
 
 def dumps_graph(graph: Graph, *, indent: int | None = 2) -> str:
-    return json.dumps(graph_to_dict(graph), indent=indent, ensure_ascii=False, allow_nan=False)
+    """The graph as JSON text. Raises :class:`GraphFileError` naming every value JSON cannot hold
+    (NaN, infinities, lone surrogates, objects that are not data) instead of writing it."""
+    data = graph_to_dict(graph)
+    problems = _unwritable_values(data)
+    if problems:
+        raise GraphFileError(problems)
+    return json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False)
 
 
 def save_graph(graph: Graph, path: str | os.PathLike[str]) -> Path:
     """Write ``graph`` to ``path`` atomically (temporary file, then rename)."""
     return atomic_write_bytes(path, (dumps_graph(graph) + "\n").encode("utf-8"))
+
+
+# ---- values JSON cannot hold ------------------------------------------------------------
+def _unwritable_values(data: dict[str, Any]) -> list[str]:
+    """One line per record holding a value a graph file cannot carry, naming the record and where in it."""
+    problems = []
+    for key, value in data.items():
+        records = value if key in ("nodes", "links", "groups") and isinstance(value, list) else None
+        if records is None:
+            problem = _first_unwritable({key: value})
+            if problem:
+                problems.append(problem)
+            continue
+        for index, record in enumerate(records):
+            problem = _first_unwritable(record)
+            if problem:
+                problems.append(f"{_record_name(key, index, record)}: {problem}")
+    return problems
+
+
+def _record_name(key: str, index: int, record: Any) -> str:
+    node_id = record.get("id") if isinstance(record, dict) else None
+    if key == "nodes" and isinstance(node_id, str) and _text_problem(node_id) is None:
+        return f"node {node_id!r}"
+    return f"{key[:-1]} #{index + 1}"
+
+
+def _first_unwritable(value: Any) -> str | None:
+    """``"where: what"`` for the first value in ``value`` that JSON cannot hold, or None.
+
+    Iterative, so data nested past Python's recursion limit (an embedded graph) is checked too.
+    """
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        what = None
+        if isinstance(item, str):
+            what = _text_problem(item)
+        elif isinstance(item, float):
+            what = None if math.isfinite(item) else f"{item} is not a finite number; a graph file holds only those"
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    return f"{path or 'value'}: key {_short(key)} is not text"
+                if _text_problem(key):
+                    return f"{path or 'value'}: key '{_escaped(key)}': {_text_problem(key)}"
+                children.append((f"{path}.{_escaped(key)}" if path else _escaped(key), child))
+            stack.extend(reversed(children))
+        elif isinstance(item, (list, tuple)):
+            stack.extend(reversed([(f"{path}[{i}]", child) for i, child in enumerate(item)]))
+        elif item is not None and not isinstance(item, (bool, int)):
+            what = f"a value of type {type(item).__name__} is not data a graph file can hold"
+        if what:
+            return f"{path or 'value'}: {what}"
+    return None
+
+
+def _text_problem(text: str) -> str | None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        char = text[exc.start]
+        return (
+            f"text holds a lone surrogate \\u{ord(char):04x} at character {exc.start + 1}, which is not valid Unicode"
+        )
+    return None
+
+
+def _escaped(text: str) -> str:
+    """``text`` printable anywhere: lone surrogates written as ``\\udXXX``."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # ---- helpers ---------------------------------------------------------------------------
@@ -290,4 +373,5 @@ def _json_kind(value: Any) -> str:
 
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else repr(value)
+    text = _escaped(text)  # a problem line must print even when the value is not valid Unicode
     return text if len(text) <= 40 else text[:37] + "..."
