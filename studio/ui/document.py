@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from studio.bundled import resources_root
 from studio.graph.fileformat import GraphFileError, graph_from_dict, load_graph, save_graph
 from studio.graph.model import Graph
 from studio.settings import config_dir
@@ -25,7 +26,7 @@ MAX_RECENT = 10
 
 
 def examples_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "resources" / "graphs"
+    return resources_root() / "graphs"
 
 
 def example_graphs() -> list[Path]:
