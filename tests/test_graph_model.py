@@ -133,3 +133,49 @@ def test_node_extras_are_edited_through_the_model_with_a_notification():
     assert g.node("a").extra == {"inputs": ["value"]}
     g.set_node_extra("a", "inputs", MISSING)
     assert g.node("a").extra == {} and seen == [("node_changed", "a", "inputs")] * 2
+
+
+def test_the_link_index_follows_every_edit():
+    g = make()
+    g.add_node(Node("d", "Sink"))
+    g.connect(Link("b", "out", "d", "a"))
+    assert g.links_of("b") == [Link("a", "out", "b", "a"), Link("b", "out", "c", "a"), Link("b", "out", "d", "a")]
+    assert g.upstream(["d"]) == {"a", "b"} and g.downstream(["a"]) == {"b", "c", "d"}
+    g.disconnect("c", "a")
+    assert g.link_into("c", "a") is None and g.links_of("c") == [] and g.downstream(["b"]) == {"d"}
+    g.remove_node("b")
+    assert g.links == [] and g.links_of("a") == [] and g.link_into("d", "a") is None
+    assert not g.reaches("a", "d")
+
+
+def test_links_are_read_only_and_assigning_a_list_rebuilds_the_index():
+    g = make()
+    with pytest.raises(TypeError, match="read-only"):
+        g.links.append(Link("a", "out", "c", "b"))
+    assert len(g.links) == 2
+    g.links = [Link("a", "out", "c", "a")]
+    assert g.link_into("c", "a") == Link("a", "out", "c", "a") and g.link_into("b", "a") is None
+    assert g.reaches("a", "c") and not g.reaches("a", "b")
+
+
+def test_a_copy_has_its_own_link_index():
+    g = make()
+    clone = g.copy()
+    clone.disconnect("c", "a")
+    assert g.link_into("c", "a") is not None and g.reaches("a", "c")
+    assert clone.link_into("c", "a") is None and not clone.reaches("a", "c")
+
+
+def test_a_loaded_repeated_link_is_kept_and_removed_one_at_a_time():
+    from studio.graph import loads_graph
+
+    link = '{"from":["a","out"],"to":["s","a"]}'
+    g = loads_graph(
+        '{"format":"studio.graph","version":1,"nodes":[{"id":"a","type":"Const"},{"id":"s","type":"Sink"}],'
+        f'"links":[{link},{link}]}}'
+    )
+    assert len(g.links) == 2 and len(g.links_of("s")) == 2
+    assert g.disconnect("s", "a") == Link("a", "out", "s", "a")
+    assert len(g.links) == 1 and g.link_into("s", "a") is not None
+    node, index, removed = g.remove_node("a")
+    assert removed == [Link("a", "out", "s", "a")] and g.links == []

@@ -132,3 +132,21 @@ def test_older_type_version_is_migrated_by_the_spec():
     g = Graph()
     g.add_node(node)
     assert [p for p in validate(g, registry) if p.severity == "error"] == []
+
+
+def test_an_unknown_parameter_is_kept_on_the_node_but_never_reaches_the_run(tmp_path):
+    from studio.engine import Engine, RunSettings
+    from studio.graph import dumps_graph
+    from studio.graph.validate import node_params
+
+    rec = Recorder()
+    engine = Engine("cpu", registry=rec.registry, settings=RunSettings(output_dir=tmp_path))
+    plain = chain(("Const", "src"), ("Add", "plus"), ("Sink", "out"), params={"src": {"value": 3}})
+    assert engine.run(plain).ok
+    odd = chain(("Const", "src"), ("Add", "plus"), ("Sink", "out"), params={"src": {"value": 3, "colour": "red"}})
+    assert node_params(odd.node("src"), rec.registry["Const"]) == {"value": 3}
+    report = engine.run(odd)  # no "unexpected keyword argument", and the same cache keys
+    assert report.ok and {r.status for r in report.nodes.values()} == {"cached"}
+    engine.cache.clear()
+    assert engine.run(odd).outputs["out"] == {"result": 3}
+    assert '"colour": "red"' in dumps_graph(odd)

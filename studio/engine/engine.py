@@ -28,6 +28,7 @@ from studio.graph.fileformat import graph_to_dict
 from studio.graph.model import Graph
 from studio.graph.registry import NodeRegistry
 from studio.graph.validate import GraphInvalid, Problem, errors, node_params, validate
+from studio.graph.walk import Dependents
 from studio.nodeapi import Cancelled, NodeError, RunSettings
 from studio.nodeapi.families import FamilyRegistry
 
@@ -191,6 +192,7 @@ class Engine:
         for link in graph.links:
             links_into.setdefault(link.to_node, []).append(link)
         run_keys: set[str] = set()
+        dependents = Dependents(order, ((lk.from_node, lk.to_node) for lk in graph.links))  # built on a failure
 
         for node_id in order:
             node = graph.node(node_id)
@@ -254,11 +256,7 @@ class Engine:
                 if not isinstance(exc, NodeError):
                     log.warning("node %s (%s) failed", node_id, node.type, exc_info=exc)
                 report.nodes[node_id] = NodeReport("failed", seconds, message)
-                emit(
-                    NodeFailed(
-                        node_id, node.type, f"{node_id} ({node.type}): {message}", _dependents(node_id, order, graph)
-                    )
-                )
+                emit(NodeFailed(node_id, node.type, f"{node_id} ({node.type}): {message}", dependents(node_id)))
                 continue
             seconds = time.perf_counter() - t0
             results[node_id] = outputs
@@ -309,17 +307,3 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(exc, NodeError):
         return text or name
     return f"{name}: {text}" if text else name
-
-
-def _dependents(node_id: str, order: list[str], graph: Graph) -> tuple[str, ...]:
-    children: dict[str, set[str]] = {}
-    for link in graph.links:
-        children.setdefault(link.from_node, set()).add(link.to_node)
-    found: set[str] = set()
-    stack = [node_id]
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return tuple(n for n in order if n in found)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import heapq
 import os
 from typing import Any
 
 from studio.graph.model import Graph
 from studio.graph.registry import NodeRegistry
 from studio.graph.spec import NodeSpec
+from studio.graph.walk import topological_order
 
 
 def plan(graph: Graph, registry: NodeRegistry, targets: list[str] | None = None) -> list[str]:
@@ -21,34 +21,9 @@ def plan(graph: Graph, registry: NodeRegistry, targets: list[str] | None = None)
     """
     if targets is None:
         targets = [n.id for n in graph.nodes if (s := registry.get(n.type)) is not None and s.output]
-    parents: dict[str, list[str]] = {}
-    for link in graph.links:
-        parents.setdefault(link.to_node, []).append(link.from_node)
-    needed: set[str] = set()
-    stack = list(targets)
-    while stack:
-        current = stack.pop()
-        if current not in needed:
-            needed.add(current)
-            stack.extend(parents.get(current, ()))
-    position = {n.id: i for i, n in enumerate(graph.nodes)}
-    indegree = {n: 0 for n in needed}
-    children: dict[str, list[str]] = {n: [] for n in needed}
-    for link in graph.links:
-        if link.to_node in needed and link.from_node in needed:
-            indegree[link.to_node] += 1
-            children[link.from_node].append(link.to_node)
-    ready = [(position[n], n) for n, d in indegree.items() if d == 0]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        _, current = heapq.heappop(ready)
-        order.append(current)
-        for child in children[current]:
-            indegree[child] -= 1
-            if indegree[child] == 0:
-                heapq.heappush(ready, (position[child], child))
-    return order
+    needed = graph.upstream(targets).union(targets)
+    nodes = [n.id for n in graph.nodes if n.id in needed]
+    return topological_order(nodes, ((lk.from_node, lk.to_node) for lk in graph.links))
 
 
 def cache_key(spec: NodeSpec, params: dict[str, Any], input_keys: dict[str, str], salt: str = "") -> str:

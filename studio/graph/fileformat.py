@@ -123,7 +123,7 @@ def graph_from_dict(data: Any, source: str = "") -> Graph:
     for index, record in enumerate(_list_field(data, "links", problems)):
         link = _parse_link(record, index, problems)
         if link is not None:
-            graph.links.append(link)
+            graph._append_loaded_link(link)
     for index, record in enumerate(_list_field(data, "groups", problems)):
         group = _parse_group(record, index, problems)
         if group is not None:

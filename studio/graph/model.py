@@ -3,15 +3,18 @@
 Every edit goes through a method here that an undo command can call and undo, and every
 edit notifies subscribers (the editor's scene mirrors the model through them). The model
 knows nothing of node types: checking an edit against node specs is validation's job.
+Links are indexed by target port and by node, so lookups and walks never scan every link.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from studio.graph import walk
 
 _MISSING = object()
 
@@ -76,11 +79,35 @@ class GraphChange:
 Listener = Callable[[GraphChange], None]
 
 
+class LinkList(list):
+    """What ``Graph.links`` gives: the links in the order they were added, read-only.
+
+    Editing this list would bypass the graph's link index and its notifications, so it
+    refuses; edit with ``Graph.connect``/``disconnect``, or assign a whole list to ``links``.
+    """
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("graph.links is read-only; edit links with Graph.connect() and Graph.disconnect()")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse  # type: ignore[assignment]
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple:
+        return (LinkList, (list(self),))  # copy and pickle build a new one through list.__init__
+
+
 class Graph:
     def __init__(self, meta: dict[str, Any] | None = None) -> None:
         self._nodes: list[Node] = []
         self._by_id: dict[str, Node] = {}
-        self.links: list[Link] = []
+        # Each link gets a serial number: the dicts below keep the links' order, and removing
+        # one is a dict deletion. A malformed file may hold equal links twice; both are kept.
+        self._links: dict[int, Link] = {}
+        self._next_serial = 0
+        self._into: dict[tuple[str, str], dict[int, Link]] = {}
+        self._incoming: dict[str, dict[int, Link]] = {}
+        self._outgoing: dict[str, dict[int, Link]] = {}
+        self._links_view: LinkList | None = None
         self.groups: list[Group] = []
         self.meta: dict[str, Any] = {"title": "", "app_version": ""}
         if meta:
@@ -108,31 +135,42 @@ class Graph:
     def __len__(self) -> int:
         return len(self._nodes)
 
+    @property
+    def links(self) -> LinkList:
+        """Every link, in the order added (read-only; assigning a list replaces them all)."""
+        if self._links_view is None:
+            self._links_view = LinkList(self._links.values())
+        return self._links_view
+
+    @links.setter
+    def links(self, links: Iterable[Link]) -> None:
+        links = list(links)  # it may be a view of the links about to be cleared
+        for index in (self._links, self._into, self._incoming, self._outgoing):
+            index.clear()
+        for link in links:
+            self._add_link(link)
+        self._links_view = None
+
     def link_into(self, node_id: str, port: str) -> Link | None:
-        for link in self.links:
-            if link.to_node == node_id and link.to_port == port:
-                return link
-        return None
+        entries = self._into.get((node_id, port))
+        return next(iter(entries.values())) if entries else None
 
     def links_of(self, node_id: str) -> list[Link]:
-        return [lk for lk in self.links if lk.from_node == node_id or lk.to_node == node_id]
+        """The links into and out of ``node_id``, in the order of ``links``."""
+        return [self._links[serial] for serial in self._serials_of(node_id)]
 
     def reaches(self, start: str, goal: str) -> bool:
         """Whether following links downstream from ``start`` arrives at ``goal`` (a link from
         ``goal`` to ``start`` would then close a cycle)."""
-        children: dict[str, list[str]] = {}
-        for link in self.links:
-            children.setdefault(link.from_node, []).append(link.to_node)
-        seen: set[str] = set()
-        stack = list(children.get(start, ()))
-        while stack:
-            current = stack.pop()
-            if current == goal:
-                return True
-            if current not in seen:
-                seen.add(current)
-                stack.extend(children.get(current, ()))
-        return False
+        return walk.reaches(start, goal, self._children_of)
+
+    def upstream(self, node_ids: Iterable[str]) -> set[str]:
+        """The ids of every node that feeds one of ``node_ids``, directly or through others."""
+        return walk.reachable(node_ids, self._parents_of)
+
+    def downstream(self, node_ids: Iterable[str]) -> set[str]:
+        """The ids of every node fed by one of ``node_ids``, directly or through others."""
+        return walk.reachable(node_ids, self._children_of)
 
     def unique_id(self, prefix: str) -> str:
         """A node id not used yet, derived from ``prefix`` (``sampler``, ``sampler2``, ...)."""
@@ -172,9 +210,12 @@ class Graph:
     def remove_node(self, node_id: str) -> tuple[Node, int, list[Link]]:
         """Remove a node and its links; returns what undo needs: node, index, links."""
         node = self.node(node_id)
-        removed = [lk for lk in self.links if lk.from_node == node_id or lk.to_node == node_id]
-        for link in removed:
-            self.disconnect(link.to_node, link.to_port)
+        removed: list[Link] = []
+        for serial in self._serials_of(node_id):
+            if serial in self._links:  # a listener may have removed it already
+                link = self._drop_link(serial)
+                removed.append(link)
+                self._emit(GraphChange("link_removed", node_id=link.to_node, link=link))
         index = self._nodes.index(node)
         del self._nodes[index]
         del self._by_id[node_id]
@@ -190,15 +231,15 @@ class Graph:
         replaced = self.link_into(link.to_node, link.to_port)
         if replaced is not None:
             self.disconnect(link.to_node, link.to_port)
-        self.links.append(link)
+        self._add_link(link)
         self._emit(GraphChange("link_added", node_id=link.to_node, link=link))
         return replaced
 
     def disconnect(self, node_id: str, port: str) -> Link | None:
-        link = self.link_into(node_id, port)
-        if link is None:
+        entries = self._into.get((node_id, port))
+        if not entries:
             return None
-        self.links.remove(link)
+        link = self._drop_link(next(iter(entries)))
         self._emit(GraphChange("link_removed", node_id=node_id, link=link))
         return link
 
@@ -277,7 +318,7 @@ class Graph:
         clone = Graph()
         clone._nodes = copy.deepcopy(self._nodes)
         clone._by_id = {n.id: n for n in clone._nodes}
-        clone.links = list(self.links)
+        clone.links = self.links
         clone.groups = copy.deepcopy(self.groups)
         clone.meta = copy.deepcopy(self.meta)
         clone.extra = copy.deepcopy(self.extra)
@@ -287,6 +328,40 @@ class Graph:
         """Loader only: keep a node even when its id repeats, so validation can report it."""
         self._nodes.append(node)
         self._by_id.setdefault(node.id, node)
+
+    def _append_loaded_link(self, link: Link) -> None:
+        """Loader only: keep a link as the file has it (to a missing node, a repeat, ...), so
+        validation can report it."""
+        self._add_link(link)
+
+    # ---- the link index --------------------------------------------------------------
+    def _add_link(self, link: Link) -> None:
+        serial = self._next_serial
+        self._next_serial += 1
+        self._links[serial] = link
+        self._into.setdefault(link.target, {})[serial] = link
+        self._incoming.setdefault(link.to_node, {})[serial] = link
+        self._outgoing.setdefault(link.from_node, {})[serial] = link
+        self._links_view = None
+
+    def _drop_link(self, serial: int) -> Link:
+        link = self._links.pop(serial)
+        for index, key in ((self._into, link.target), (self._incoming, link.to_node), (self._outgoing, link.from_node)):
+            entries = index[key]
+            del entries[serial]
+            if not entries:
+                del index[key]
+        self._links_view = None
+        return link
+
+    def _serials_of(self, node_id: str) -> list[int]:
+        return sorted(self._incoming.get(node_id, {}).keys() | self._outgoing.get(node_id, {}).keys())
+
+    def _children_of(self, node_id: str) -> Iterator[str]:
+        return (link.to_node for link in self._outgoing.get(node_id, {}).values())
+
+    def _parents_of(self, node_id: str) -> Iterator[str]:
+        return (link.from_node for link in self._incoming.get(node_id, {}).values())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Graph):

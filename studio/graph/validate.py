@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from studio.graph import walk
 from studio.graph.model import Graph, Node
 from studio.graph.registry import NodeRegistry
 from studio.graph.spec import NodeSpec
@@ -43,9 +44,15 @@ def errors(problems: list[Problem]) -> list[Problem]:
 
 
 def node_params(node: Node, spec: NodeSpec) -> dict:
-    """A node's parameters upgraded to its spec's version, with defaults filled in."""
+    """A node's declared parameters, upgraded to its spec's version, with defaults filled in.
+
+    Saved parameters the spec does not declare are left out (validation warns about them):
+    they must reach neither the compute function nor the cache key. They stay in
+    ``node.params``, so saving the graph keeps them.
+    """
     params = spec.default_params()
-    params.update(spec.upgrade_params(node.params, node.type_version))
+    upgraded = spec.upgrade_params(node.params, node.type_version)
+    params.update((name, value) for name, value in upgraded.items() if name in params)
     return params
 
 
@@ -162,27 +169,12 @@ def _check_links(graph: Graph, registry: NodeRegistry, linked_into: Counter) -> 
 
 
 def _check_cycles(graph: Graph) -> list[Problem]:
-    """Kahn's algorithm: whatever cannot be ordered sits on (or behind) a cycle."""
-    present = {n.id for n in graph.nodes}
-    indegree = {n: 0 for n in present}
-    children: dict[str, list[str]] = {n: [] for n in present}
-    for link in graph.links:
-        if link.from_node in present and link.to_node in present and link.from_node != link.to_node:
-            indegree[link.to_node] += 1
-            children[link.from_node].append(link.to_node)
-    ready = [n for n, d in indegree.items() if d == 0]
-    while ready:
-        current = ready.pop()
-        for child in children[current]:
-            indegree[child] -= 1
-            if indegree[child] == 0:
-                ready.append(child)
-    stuck = [n.id for n in graph.nodes if indegree.get(n.id, 0) > 0]
-    if not stuck:
-        return []
-    # Only nodes that reach themselves are on a cycle; the rest merely sit downstream of one.
-    on_cycle = [n for n in stuck if graph.reaches(n, n)]
-    return [
-        Problem(f"is part of a cycle ({' -> '.join(on_cycle)}); links must not loop back", n, graph.node(n).type)
-        for n in on_cycle[:1]
-    ] + [Problem("is part of the same cycle", n, graph.node(n).type) for n in on_cycle[1:]]
+    """Each separate cycle, reported on the nodes that lie on it (not those downstream of it)."""
+    out: list[Problem] = []
+    edges = ((lk.from_node, lk.to_node) for lk in graph.links)
+    for cycle in walk.cycles([n.id for n in graph.nodes], edges):
+        first = graph.node(cycle[0])
+        path = " -> ".join(cycle)
+        out.append(Problem(f"is part of a cycle ({path}); links must not loop back", first.id, first.type))
+        out.extend(Problem("is part of the same cycle", n, graph.node(n).type) for n in cycle[1:])
+    return out
