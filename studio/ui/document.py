@@ -18,7 +18,7 @@ from studio.bundled import resources_root
 from studio.graph.fileformat import GraphFileError, graph_from_dict, load_graph, save_graph
 from studio.graph.model import Graph
 from studio.settings import config_dir
-from studio.ui.autosave import Recovery, find_recoveries
+from studio.ui.autosave import Recovery, find_recoveries, save_failure_reason
 
 GRAPH_FILTER = "Studio graphs (*.graph.json *.json);;All files (*)"
 MEDIA_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".png", ".webp", ".avi", ".m4v"}
@@ -140,12 +140,13 @@ class DocumentController(QObject):
     def save_to(self, path: Path) -> bool:
         try:
             save_graph(self.scene.graph, path)
-        except OSError as exc:
-            self.window.notify(f"Cannot save {path}: {exc.strerror or exc}", "error")
+        except Exception as exc:  # any reason (a full disk, a value JSON cannot hold): the old file stays
+            self.window.notify(f"Cannot save {path}: {save_failure_reason(exc)}", "error")
             return False
         self.path = path
         self.name = path.name.removesuffix(".graph.json")
         self.undo_stack.setClean()
+        self.window.autosaver.save_now()  # the document is clean now: its recovery copies go
         self.add_recent(path)
         self.document_changed.emit()
         self.window.notify(f"Saved {path}", "status")
@@ -196,18 +197,25 @@ class DocumentController(QObject):
             "The studio did not close normally last time. Restore the graph it autosaved?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         )
-        return self.restore(newest) if answer == QMessageBox.StandardButton.Yes else self._discard(found)
+        if answer != QMessageBox.StandardButton.Yes:
+            return self._discard(found)
+        for older in found[1:]:
+            older.release()  # not restored now, not lost: offered again at the next start
+        return self.restore(newest)
 
     def restore(self, recovery: Recovery) -> Recovery | None:
+        """Open a recovery file's graph as an unsaved document. The file stays (locked by this
+        window) until the document is saved or autosaved, so a second crash loses nothing."""
         try:
             graph = recovery.load()
         except GraphFileError as exc:
+            recovery.release()
             self.window.notify(f"Cannot restore the autosaved graph: {exc}", "error")
             return None
         source = Path(recovery.source) if recovery.source else None
         name = (source.name.removesuffix(".graph.json") if source else "Untitled") + " (recovered)"
         self.set_document(graph, source, name, dirty=True)
-        recovery.discard()
+        self.window.autosaver.adopt(recovery)
         self.window.notify("Restored your autosaved work. Save it to keep it.", "info")
         return recovery
 

@@ -13,6 +13,7 @@ from ui_support import small_graph
 
 from studio.graph.fileformat import graph_to_dict, load_graph
 from studio.ui.autosave import find_recoveries
+from studio.ui.commands import SetParamCommand
 from studio.ui.document import DocumentController
 
 pytestmark = pytest.mark.qt
@@ -72,13 +73,43 @@ def test_autosave_writes_a_recovery_file_that_a_new_window_restores(window, qtbo
         crashed.with_name("recovery-1-1.info.json")
     )
     (found,) = find_recoveries()
+    found.release()  # listing takes each file's lock; the restore below takes it again
     window.undo_stack.setClean()
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     restored = window.offer_recovery()
     assert restored is not None
     assert graph_to_dict(window.scene.graph) == expected
     assert window.document.dirty and "recovered" in window.windowTitle()
-    assert find_recoveries() == []
+    assert find_recoveries() == []  # kept on disk until saved or autosaved, but held by this window
+    assert crashed.exists()
+
+
+@pytest.mark.parametrize("value", ["take\udcff", float("nan")])
+def test_a_save_that_cannot_serialise_shows_why_and_keeps_the_old_file(window, tmp_path, value):
+    ids = small_graph(window)
+    path = tmp_path / "mine.graph.json"
+    assert window.document.save_as(path)
+    before = path.read_bytes()
+    window.scene.push(SetParamCommand(window.scene.graph, ids["save"], "filename_prefix", value))
+    assert not window.document.save()  # no exception escapes to the event loop
+    level, text = window.last_notice
+    assert level == "error" and f"Cannot save {path}" in text and ids["save"] in text
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert window.document.dirty
+
+
+def test_a_save_the_disk_refuses_shows_why(window, tmp_path, monkeypatch):
+    from studio.graph import fileformat
+
+    small_graph(window)
+
+    def full_disk(path, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fileformat, "atomic_write_bytes", full_disk)
+    assert not window.document.save_as(tmp_path / "mine.graph.json")
+    assert window.last_notice == ("error", f"Cannot save {tmp_path / 'mine.graph.json'}: No space left on device")
 
 
 def test_a_clean_close_leaves_no_recovery_file(window):
