@@ -12,6 +12,7 @@ from typing import Any
 
 from studio.engine.cache import NodeCache
 from studio.engine.context import CancelToken, RunContext
+from studio.engine.disk_cache import DiskCache
 from studio.engine.events import (
     Done,
     Event,
@@ -98,12 +99,14 @@ class Engine:
         registry: NodeRegistry | None = None,
         families: FamilyRegistry | None = None,
         settings: RunSettings | None = None,
+        disk_cache: DiskCache | None = None,
         cache_bytes: int | None = None,
         model_cache_bytes: int | None = None,
         dtype: str | None = None,
     ) -> None:
         self.registry = registry if registry is not None else NodeRegistry.installed()
         self._families = families
+        self.disk_cache = disk_cache  # expensive outputs (the sampler's latent) kept between processes
         self.settings = settings if settings is not None else RunSettings()
         self.cache = NodeCache(cache_bytes, model_cache_bytes)  # None: a share of the machine's memory
         self._device_preference = device
@@ -183,15 +186,15 @@ class Engine:
         settings = self.settings
         if output_dir is not None:
             settings = RunSettings(**{**settings.__dict__, "output_dir": Path(output_dir)})
-        document = _LazyDocument(graph)
-        output_salt = str(settings.output_dir.resolve())
-        report = RunReport()
-        results: dict[str, dict[str, Any]] = {}
-        keys: dict[str, str] = {}
         links_into: dict[str, list] = {}
         for link in graph.links:
             links_into.setdefault(link.to_node, []).append(link)
-        run_keys: set[str] = set()
+        keys, params = self._keys(graph, order, links_into, salt=str(settings.output_dir.resolve()))
+        run_keys = set(keys.values())
+        reused, needed = self._reuse(graph, order, keys, links_into, run_keys)
+        document = _LazyDocument(graph)
+        report = RunReport()
+        results: dict[str, dict[str, Any]] = {}
         dependents = Dependents(order, ((lk.from_node, lk.to_node) for lk in graph.links))  # built on a failure
 
         for node_id in order:
@@ -201,31 +204,23 @@ class Engine:
                 report.cancelled = True
                 report.nodes[node_id] = NodeReport("skipped", error="cancelled")
                 continue
+            if node_id in reused or node_id not in needed:
+                # Reused from a cache, or not needed because what it feeds was reused: nothing re-runs.
+                if node_id in reused:
+                    results[node_id] = reused[node_id]
+                    if spec.output:
+                        report.outputs[node_id] = reused[node_id]
+                report.nodes[node_id] = NodeReport("cached")
+                emit(NodeCached(node_id, node.type))
+                continue
             upstream = links_into.get(node_id, [])
             blocked = [lk.from_node for lk in upstream if lk.from_node not in results]
             if blocked:
                 report.nodes[node_id] = NodeReport("skipped", error=f"skipped: {blocked[0]} did not finish")
                 continue
-            params = node_params(node, spec)
-            input_keys = {lk.to_port: f"{keys[lk.from_node]}:{lk.from_port}" for lk in upstream}
-            for name in input_keys:
-                params.pop(name, None)  # a promoted parameter is driven by its wire
-            key = cache_key(spec, params, input_keys, salt=output_salt if spec.output else "")
-            keys[node_id] = key
-            run_keys.add(key)
-
-            hit = self.cache.get(key)
-            if hit is not None:
-                results[node_id] = hit
-                report.nodes[node_id] = NodeReport("cached")
-                emit(NodeCached(node_id, node.type))
-                if spec.output:
-                    report.outputs[node_id] = hit
-                continue
-
             values: dict[str, Any] = {p.name: None for p in spec.inputs}
             values.update({lk.to_port: results[lk.from_node][lk.from_port] for lk in upstream})
-            values.update(params)
+            values.update(params[node_id])
             emit(NodeStarted(node_id, node.type))
             ctx = RunContext(
                 node_id=node_id,
@@ -260,7 +255,7 @@ class Engine:
                 continue
             seconds = time.perf_counter() - t0
             results[node_id] = outputs
-            self.cache.put(key, outputs, protect=run_keys)
+            self._keep(keys[node_id], spec, outputs, run_keys)
             report.nodes[node_id] = NodeReport("ran", seconds)
             emit(NodeFinished(node_id, node.type, seconds))
             if spec.output:
@@ -270,6 +265,55 @@ class Engine:
         report.seconds = time.perf_counter() - started
         emit(Done(report))
         return report
+
+    def _keys(
+        self, graph: Graph, order: list[str], links_into: dict[str, list], salt: str
+    ) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+        """Every planned node's cache key and parameters. Keys depend only on parameters and the
+        keys upstream, so they are known before anything runs; output nodes are salted with the
+        output folder (their result is a file there)."""
+        keys: dict[str, str] = {}
+        params: dict[str, dict[str, Any]] = {}
+        for node_id in order:
+            node = graph.node(node_id)
+            spec = self.registry[node.type]
+            values = node_params(node, spec)
+            input_keys = {lk.to_port: f"{keys[lk.from_node]}:{lk.from_port}" for lk in links_into.get(node_id, [])}
+            for name in input_keys:
+                values.pop(name, None)  # a promoted parameter is driven by its wire
+            keys[node_id] = cache_key(spec, values, input_keys, salt=salt if spec.output else "")
+            params[node_id] = values
+        return keys, params
+
+    def _reuse(
+        self, graph: Graph, order: list[str], keys: dict[str, str], links_into: dict[str, list], run_keys: set[str]
+    ) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """Walk back from the run's last nodes: a node whose result is cached (in memory, or on
+        disk for nodes that persist) is reused, and what feeds it need not run at all.
+
+        Returns the reused outputs by node and the set of nodes the run needs."""
+        feeds = {lk.from_node for node_id in order for lk in links_into.get(node_id, ())}
+        needed = {n for n in order if n not in feeds or self.registry[graph.node(n).type].output}
+        reused: dict[str, dict[str, Any]] = {}
+        for node_id in reversed(order):
+            if node_id not in needed:
+                continue
+            spec = self.registry[graph.node(node_id).type]
+            hit = self.cache.get(keys[node_id])
+            if hit is None and spec.persist is not None and self.disk_cache is not None:
+                hit = self.disk_cache.get(keys[node_id], spec.persist)
+                if hit is not None:
+                    self.cache.put(keys[node_id], hit, protect=run_keys)
+            if hit is not None:
+                reused[node_id] = hit
+            else:
+                needed.update(lk.from_node for lk in links_into.get(node_id, ()))
+        return reused, needed
+
+    def _keep(self, key: str, spec: Any, outputs: dict[str, Any], run_keys: set[str]) -> None:
+        self.cache.put(key, outputs, protect=run_keys)
+        if spec.persist is not None and self.disk_cache is not None:
+            self.disk_cache.put(key, outputs, spec.persist)
 
 
 class _LazyDocument:
