@@ -150,3 +150,10 @@ def test_an_unknown_parameter_is_kept_on_the_node_but_never_reaches_the_run(tmp_
     engine.cache.clear()
     assert engine.run(odd).outputs["out"] == {"result": 3}
     assert '"colour": "red"' in dumps_graph(odd)
+
+
+def test_text_parameters_refuse_lone_surrogates_from_any_source(registry):
+    # e.g. `studio run --set save.filename_prefix=...` with bytes that are not UTF-8
+    spec = registry["SaveVideo"]
+    assert "not valid Unicode" in spec.param("filename_prefix").check("clip\udcff")
+    assert spec.param("filename_prefix").check("clip ü 🎬") is None

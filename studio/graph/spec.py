@@ -7,6 +7,7 @@ catalogue) is derived from a :class:`NodeSpec`. This module imports neither Qt n
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from studio.graph import types as t
 MAX_STRING = 100_000
 SEED_MAX = 2**64 - 1
 INT_LIMIT = 2**63 - 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class ParamSpec:
                 return f"must be text, got {_show(value)}"
             if len(value) > MAX_STRING:
                 return f"is too long ({len(value)} characters, at most {MAX_STRING})"
+            if not value.isascii() and _SURROGATE.search(value):
+                return f"is not valid Unicode text (it holds a lone surrogate), got {_show(value)}"
         return None
 
     def parse_text(self, text: str) -> Any:

@@ -7,6 +7,7 @@ window, or into a text editor as readable JSON.
 from __future__ import annotations
 
 import json
+import logging
 
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QGuiApplication
@@ -16,6 +17,7 @@ from studio.graph.model import Graph, Group
 from studio.ui import commands as cmd
 
 PASTE_OFFSET = 40.0
+log = logging.getLogger("studio.ui.clipboard")
 
 
 def selection_graph(scene) -> Graph:
@@ -32,7 +34,12 @@ def selection_graph(scene) -> Graph:
 
 
 def copy_selection(scene) -> str:
-    text = dumps_graph(selection_graph(scene))
+    """Put the selection on the clipboard as graph JSON; returns it ("" if it cannot be written as JSON)."""
+    try:
+        text = dumps_graph(selection_graph(scene))
+    except GraphFileError as exc:  # a value no graph file may hold; the clipboard is left as it was
+        log.warning("could not copy the selection: %s", exc)
+        return ""
     QGuiApplication.clipboard().setText(text)
     return text
 

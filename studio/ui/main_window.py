@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.presenter = RunPresenter(self)
         self.adding = NodeAdding(self)
         self.autosaver = Autosaver(lambda: self.scene.graph, lambda: self.document.dirty, self._source, self)
+        self.autosaver.save_failed.connect(lambda text: self.notify(text, "warning"))
         self._validate_timer = QTimer(self, singleShot=True, interval=250, timeout=self.revalidate)
         self._unsubscribe = lambda: None
 
