@@ -2,21 +2,31 @@
 
 Exit codes: 0 success, 1 a run that failed or was cancelled, 2 an invalid graph or arguments.
 Only the standard library is imported up front so ``studio --help`` answers at once.
+Text that comes from a graph, an event or the file system is printed through :func:`safe`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from studio.textsafe import safe
+
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 COMMANDS = ("run", "validate", "nodes", "models")
+USAGE = "%(prog)s [-h] [--version] [GRAPH]\n       %(prog)s {run,validate,nodes,models} ..."
+DESCRIPTION = (
+    "Node-graph studio for AI video generation. Without a command it opens the window, with GRAPH "
+    "(a .graph.json file, or a video the studio rendered) if given. The commands work without a window."
+)
 
 
 class UsageError(Exception):
@@ -28,9 +38,15 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="studio", description="Node-graph studio for AI video generation.")
+    parser = argparse.ArgumentParser(
+        prog="studio",
+        usage=USAGE,
+        description=DESCRIPTION,
+        epilog="`studio COMMAND -h` shows a command's options; `studio run GRAPH` renders without a window.",
+    )
     parser.add_argument("--version", action="version", version=f"studio {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="{run,validate,nodes,models}")
+    # prog: without it the commands' usage lines would repeat the custom usage above.
+    sub = parser.add_subparsers(dest="command", metavar="{run,validate,nodes,models}", prog="studio")
 
     run = sub.add_parser("run", help="render a graph headless")
     run.add_argument("graph", help="a .graph.json file, or a video/image rendered by the studio")
@@ -64,14 +80,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(args_list)
     if args.command is None:
         return _gui([])
+    prefix = f"studio {args.command}: "
     try:
         return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "models": cmd_models}[args.command](args)
     except UsageError as exc:
         for line in exc.lines:
-            print(f"studio {args.command}: {line}", file=sys.stderr)
+            print(prefix + safe(line), file=sys.stderr)
         return EXIT_INVALID
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as exc:  # the file system refused something outside a node: a line, not a traceback
+        print(prefix + safe(_os_reason(exc)), file=sys.stderr)
+        return EXIT_FAILED
 
 
 # ---- commands --------------------------------------------------------------------------
@@ -83,10 +103,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     graph = _load(args.graph)
     problems = validate(graph, registry)
     for problem in problems:
-        print(f"{problem.severity}: {problem}", file=sys.stderr)
+        print(f"{problem.severity}: {safe(str(problem))}", file=sys.stderr)
     if any(p.severity == "error" for p in problems):
         return EXIT_INVALID
-    print(f"{args.graph}: valid ({len(graph)} nodes, {len(graph.links)} links)")
+    print(f"{safe(args.graph)}: valid ({len(graph)} nodes, {len(graph.links)} links)")
     return EXIT_OK
 
 
@@ -99,17 +119,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = Settings.load()
     registry = default_registry()
     for problem in registry.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"warning: {safe(str(problem))}", file=sys.stderr)
     graph = _load(args.graph)
     _apply_sets(graph, registry, args.sets)
-    output_dir = Path(args.output) if args.output else settings.output_path
+    output_dir = _output_folder(args.output, settings.output_path)
     device = args.device or settings.device
     engine = Engine(
         device,
         registry=registry,
         families=default_families(),
         settings=RunSettings(
-            output_dir=output_dir.resolve(),
+            output_dir=output_dir,
             model_folders=tuple(settings.model_paths()),
             allow_pickle=settings.allow_pickle,
             preview_interval=0.0 if args.json else 0.25,
@@ -163,13 +183,15 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     for spec in specs:
         if spec.category != category:
             category = spec.category
-            print(f"\n{category}")
+            print(f"\n{safe(category)}")
         ins = ", ".join(f"{p.name}:{p.type}{'?' if p.optional else ''}" for p in spec.inputs) or "—"
         outs = ", ".join(f"{p.name}:{p.type}" for p in spec.outputs) or "—"
         params = ", ".join(f"{p.name}={p.default!r}" for p in spec.params) or "—"
-        print(f"  {spec.type}  ({ins}) -> ({outs})\n      {spec.description}\n      params: {params}")
+        print(safe(f"  {spec.type}  ({ins}) -> ({outs})"))
+        print(safe(f"      {spec.description}"))
+        print(safe(f"      params: {params}"))
     for problem in registry.problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"warning: {safe(str(problem))}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -183,32 +205,79 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"folders": [str(f) for f in folders], "models": [m.to_json() for m in models]}, indent=2))
         return EXIT_OK
-    print("model folders: " + ", ".join(str(f) for f in folders))
+    print("model folders: " + safe(", ".join(str(f) for f in folders)))
     if not models:
         print("no models found")
     for model in models:
-        print(f"  {model.name:40s} {model.family:12s} {_human_size(model.size_bytes):>9s}  {model.path}")
+        print(safe(f"  {model.name:40s} {model.family:12s} {_human_size(model.size_bytes):>9s}  {model.path}"))
     return EXIT_OK
 
 
 # ---- helpers ---------------------------------------------------------------------------
 def _load(path: str):
-    """Load a graph file, or the graph embedded in a video/image the studio rendered."""
+    """Load a graph file, or the graph embedded in a video the studio rendered."""
     from studio.graph import GraphFileError, graph_from_dict, load_graph
 
-    if not Path(path).is_file():
-        raise UsageError([f"{path}: no such file"])
+    file = Path(path)
     try:
-        if path.endswith(".json"):
+        if file.is_dir():
+            raise UsageError([f"{path}: is a folder, not a graph file"])
+        if not file.is_file():
+            raise UsageError([f"{path}: no such file"])
+        if path.endswith(".json") or _starts_like_json(file):
             return load_graph(path)
         from studio.media.video_io import read_embedded_graph
 
         embedded = read_embedded_graph(path)
         if embedded is None:
-            return load_graph(path)
+            kind = _MEDIA_KINDS.get(file.suffix.lower(), "video")
+            raise UsageError([f"{path}: this {kind} carries no studio graph (only files the studio rendered do)"])
         return graph_from_dict(embedded, source=path)
     except GraphFileError as exc:
         raise UsageError([f"{exc.source or path}: {p}" for p in exc.problems]) from None
+    except OSError as exc:
+        raise UsageError([f"{path}: {exc.strerror or exc}"]) from None
+
+
+_MEDIA_KINDS = {
+    **dict.fromkeys((".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"), "image"),
+    **dict.fromkeys((".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".aiff"), "sound file"),
+}
+
+
+def _starts_like_json(file: Path) -> bool:
+    """Whether a file without the .json suffix is a graph file (JSON text) rather than a video."""
+    with open(file, "rb") as handle:
+        head = handle.read(64)
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
+
+
+def _output_folder(given: str | None, default: Path) -> Path:
+    """The folder a run writes into, created if needed; a UsageError before anything runs if it can't be."""
+    path = Path(given) if given else default
+    name = f"-o {given}" if given else f"the output folder {path} (from the settings; choose another with -o)"
+    try:
+        if path.exists() and not path.is_dir():
+            raise UsageError([f"{name}: is a file, not a folder"])
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise UsageError([f"{name}: cannot create this folder: {blocker} is a file"])
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError([f"{name}: cannot create this folder ({exc.strerror or exc})"]) from None
+    try:
+        with tempfile.TemporaryFile(dir=path):  # the only honest test: permissions, ACLs, read-only disks
+            pass
+    except OSError as exc:
+        raise UsageError([f"{name}: cannot write in this folder ({exc.strerror or exc})"]) from None
+    return path.resolve()
+
+
+def _os_reason(exc: OSError) -> str:
+    """``PATH: reason`` for an error from the file system."""
+    reason = exc.strerror or str(exc)
+    names = [os.fsdecode(n) if isinstance(n, (str, bytes)) else str(n) for n in (exc.filename, exc.filename2) if n]
+    return f"{' -> '.join(names)}: {reason}" if names else reason
 
 
 def _apply_sets(graph, registry, sets: list[str]) -> None:
@@ -244,7 +313,11 @@ def _apply_sets(graph, registry, sets: list[str]) -> None:
 
 
 class JsonPrinter:
-    """One JSON object per line on stdout, flushed, for tools that drive the studio."""
+    """One JSON object per line on stdout, flushed, for tools that drive the studio.
+
+    ``json.dumps`` escapes control characters (and all non-ASCII), so no text in an event can
+    steer a terminal or forge a line.
+    """
 
     def __call__(self, event: Any) -> None:
         sys.stdout.write(json.dumps(event.to_json(), default=str) + "\n")
@@ -278,6 +351,7 @@ class ProgressPrinter:
                 self._line(f"skipped {', '.join(event.skipped)}", final=True)
 
     def _line(self, text: str, final: bool = False) -> None:
+        text = safe(text)  # node ids, types and messages come from the graph file
         if self.tty:
             sys.stderr.write("\r\x1b[2K" + text[:200] + ("\n" if final else ""))
         elif final or text.startswith("running"):
@@ -289,21 +363,38 @@ class ProgressPrinter:
         if report.cancelled:
             print(f"cancelled after {elapsed:.1f}s", file=sys.stderr)
         elif not report.ok:
-            print(
-                f"run failed after {elapsed:.1f}s: " + "; ".join(r.error or "" for r in report.failed.values()),
-                file=sys.stderr,
-            )
+            reasons = "; ".join(r.error or "" for r in report.failed.values())
+            print(f"run failed after {elapsed:.1f}s: {safe(reasons)}", file=sys.stderr)
         for path in report.files():
-            print(f"wrote {path}")
+            print(f"wrote {safe(str(path))}")
 
 
 def _gui(argv: list[str]) -> int:
     if argv and argv[0] in ("-h", "--help"):
         build_parser().print_help()
         return EXIT_OK
+    problem = no_display_reason(os.environ, sys.platform)
+    if problem:  # Qt would blame a missing xcb-cursor library, then abort
+        print(f"studio: {problem}; to render without a window use `studio run GRAPH`", file=sys.stderr)
+        return EXIT_INVALID
     from studio.ui.app import run_app
 
     return run_app(argv)
+
+
+def no_display_reason(environ: Any, platform: str) -> str | None:
+    """Why the window could not open on this Linux or BSD session (no X11 or Wayland display), else None."""
+    if not platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return None
+    chosen = environ.get("QT_QPA_PLATFORM", "")
+    names = [part.split(":")[0].strip().lower() for part in chosen.split(";") if part.strip()]
+    for name in names or ["wayland", "xcb"]:
+        variable = "DISPLAY" if name == "xcb" else "WAYLAND_DISPLAY" if name.startswith("wayland") else None
+        if variable is None or environ.get(variable):
+            return None  # offscreen, minimal, eglfs, vnc, … need no display server
+    if names:
+        return f"no display for QT_QPA_PLATFORM={chosen} (DISPLAY or WAYLAND_DISPLAY is not set)"
+    return "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set)"
 
 
 def _version() -> str:

@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,183 @@ def test_exit_codes_from_a_real_process(tmp_path):
     assert result.returncode == 2
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("studio ")
+
+
+# ---- the output folder is checked before anything runs -----------------------------------------
+def test_an_output_folder_that_cannot_hold_files_exits_2_before_running(tmp_path, capsys):
+    graph = str(small_graph(tmp_path))
+    a_file = tmp_path / "taken.mp4"
+    a_file.write_bytes(b"")
+    long_name = tmp_path / ("x" * 300)
+    cases = [
+        (a_file, f"-o {a_file}: is a file, not a folder"),
+        (a_file / "sub", f"-o {a_file / 'sub'}: cannot create this folder: {a_file} is a file"),
+        (long_name, f"-o {long_name}: cannot create this folder (File name too long)"),
+    ]
+    for output, message in cases:
+        assert main(["run", graph, "-o", str(output), "--device", "cpu", "--json"]) == 2
+        captured = capsys.readouterr()
+        assert captured.err.splitlines() == [f"studio run: {message}"]
+        assert captured.out == ""  # no event: nothing ran
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_output_folder_exits_2(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    assert main(["run", str(small_graph(tmp_path)), "-o", str(locked), "--device", "cpu"]) == 2
+    assert f"-o {locked}: cannot write in this folder (Permission denied)" in capsys.readouterr().err
+
+
+def test_a_missing_output_folder_is_created(tmp_path, capsys):
+    out = tmp_path / "new" / "deeper"
+    assert main(["run", str(small_graph(tmp_path)), "-o", str(out), "--device", "cpu"]) == 0
+    assert len(list(out.glob("*.mp4"))) == 1
+
+
+# ---- errors outside a node are one line, not a traceback -------------------------------------------
+def test_a_too_long_graph_name_is_one_line(tmp_path, capsys):
+    name = str(tmp_path / ("g" * 300)) + ".graph.json"
+    assert main(["validate", name]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"studio validate: {name}: File name too long"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        PermissionError(13, "Permission denied", "/srv/cache/x.bin"),
+        FileExistsError(17, "File exists", "/srv/a", None, "/srv/b"),
+        OSError(28, "No space left on device"),
+    ],
+)
+def test_os_errors_during_a_run_are_one_line(tmp_path, capsys, monkeypatch, error):
+    from studio.engine import Engine
+
+    def run(self, *args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(Engine, "run", run)
+    assert main(["run", str(small_graph(tmp_path)), "-o", str(tmp_path / "o"), "--device", "cpu"]) == 1
+    line = {13: "/srv/cache/x.bin: Permission denied", 17: "/srv/a -> /srv/b: File exists"}.get(
+        error.errno, "No space left on device"
+    )
+    assert capsys.readouterr().err.splitlines() == [f"studio run: {line}"]
+
+
+def test_a_folder_or_a_video_without_a_graph_says_so(tmp_path, capsys):
+    import numpy as np
+
+    from studio.media.types import Frames
+    from studio.media.video_io import write_video
+
+    video = tmp_path / "plain.mp4"
+    write_video(video, Frames(np.zeros((2, 16, 16, 3), np.uint8), 8.0))
+    assert main(["run", str(tmp_path)]) == 2
+    assert main(["validate", str(video)]) == 2
+    assert main(["validate", str(ROOT / "resources/audio/chime.wav")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"studio run: {tmp_path}: is a folder, not a graph file",
+        f"studio validate: {video}: this video carries no studio graph (only files the studio rendered do)",
+        f"studio validate: {ROOT / 'resources/audio/chime.wav'}: this sound file carries no studio graph"
+        " (only files the studio rendered do)",
+    ]
+
+
+def test_a_graph_file_without_the_json_suffix_still_loads(tmp_path, capsys):
+    graph = tmp_path / "pattern.graph"
+    graph.write_text(small_graph(tmp_path).read_text())
+    assert main(["validate", str(graph)]) == 0
+
+
+def test_help_shows_the_window_form(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: studio [-h] [--version] [GRAPH]\n       studio {run,validate,nodes,models} ...")
+    assert "Without a command it opens the window, with GRAPH" in " ".join(out.split())
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    assert capsys.readouterr().out.startswith("usage: studio run [-h]")
+
+
+# ---- no display ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("environ", "opens"),
+    [
+        ({}, False),
+        ({"DISPLAY": ":0"}, True),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, True),
+        ({"QT_QPA_PLATFORM": "offscreen"}, True),
+        ({"QT_QPA_PLATFORM": "minimal"}, True),
+        ({"QT_QPA_PLATFORM": "eglfs"}, True),
+        ({"QT_QPA_PLATFORM": "xcb", "WAYLAND_DISPLAY": "wayland-0"}, False),
+        ({"QT_QPA_PLATFORM": "wayland;xcb", "DISPLAY": ":1"}, True),
+        ({"QT_QPA_PLATFORM": "wayland-egl"}, False),
+    ],
+)
+def test_no_display_is_detected_on_linux(environ, opens):
+    from studio.cli import no_display_reason
+
+    assert (no_display_reason(environ, "linux") is None) == opens
+    assert no_display_reason({}, "darwin") is None and no_display_reason({}, "win32") is None
+
+
+def test_the_window_without_a_display_exits_2_with_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    for args in ([], [str(STARTER)]):
+        result = subprocess.run(
+            [sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT
+        )
+        assert result.returncode == 2
+        assert result.stderr.splitlines() == [
+            "studio: no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set); "
+            "to render without a window use `studio run GRAPH`"
+        ]
+
+
+# ---- text from a graph cannot steer the terminal ----------------------------------------------------
+EVIL = "x\x1b[2J\x1b]0;owned\x07\nerror: forged\r\u202e"
+EVIL_SHOWN = "x\\x1b[2J\\x1b]0;owned\\x07\\nerror: forged\\r\\u202e"
+
+
+def test_progress_lines_escape_text_from_the_graph(tmp_path, capsys):
+    graph = json.loads(small_graph(tmp_path).read_text())
+    graph["nodes"][0]["id"] = "pattern" + EVIL
+    graph["links"][0]["from"][0] = "pattern" + EVIL
+    graph["nodes"][1]["params"]["filename_prefix"] = "clip" + EVIL
+    path = tmp_path / "evil.graph.json"
+    path.write_text(json.dumps(graph))
+    out = tmp_path / "o"
+    assert main(["run", str(path), "-o", str(out), "--device", "cpu"]) == 0
+    captured = capsys.readouterr()
+    for text in (captured.out, captured.err):
+        assert "\x1b" not in text and "\r" not in text and "\u202e" not in text and "\x07" not in text
+    assert f"done    pattern{EVIL_SHOWN} (TestPattern) in " in captured.err
+    [written] = out.glob("clip*.mp4")
+    assert captured.out.splitlines() == [f"wrote {out}/clip{EVIL_SHOWN}_00001.mp4"]
+    assert written.name == f"clip{EVIL}_00001.mp4"
+
+
+def test_validate_and_usage_lines_escape_text_from_the_graph(tmp_path, capsys):
+    path = tmp_path / "evil.graph.json"
+    path.write_text(json.dumps({"format": "studio.graph", "version": 1, "nodes": [{"id": "n" + EVIL, "type": EVIL}]}))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: n{EVIL_SHOWN} ({EVIL_SHOWN}): unknown node type" in err
+    assert "\x1b" not in err and err.count("\n") == len(err.splitlines())
+    missing = tmp_path / f"missing{EVIL}.graph.json"
+    assert main(["run", str(missing)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"studio run: {tmp_path}/missing{EVIL_SHOWN}.graph.json: no such file"
+    ]
+
+
+def test_json_events_escape_control_characters(capsys):
+    from studio.cli import JsonPrinter
+    from studio.engine import NodeFailed
+
+    JsonPrinter()(NodeFailed("n" + EVIL, "T", "message " + EVIL, ("a\x1b",)))
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and all(c == "\n" or 32 <= ord(c) < 127 for c in out)
+    assert json.loads(out)["message"] == "message " + EVIL
