@@ -8,13 +8,15 @@ Text that comes from a graph, an event or the file system is printed through :fu
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,8 @@ DESCRIPTION = (
     "Node-graph studio for AI video generation. Without a command it opens the window, with GRAPH "
     "(a .graph.json file, or a video the studio rendered) if given. The commands work without a window."
 )
+CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+FORCE_GRACE = 2.0  # seconds from the first interrupt that a second one still waits for the run to stop
 
 
 class UsageError(Exception):
@@ -92,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # the file system refused something outside a node: a line, not a traceback
         print(prefix + safe(_os_reason(exc)), file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:  # outside a run; during one Ctrl+C cancels it (see RunInterrupts)
+        print(prefix + "interrupted", file=sys.stderr)
+        return EXIT_FAILED
 
 
 # ---- commands --------------------------------------------------------------------------
@@ -116,58 +123,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     from studio.graph import GraphInvalid
     from studio.settings import Settings
 
-    settings = Settings.load()
-    registry = default_registry()
-    for problem in registry.problems:
-        print(f"warning: {safe(str(problem))}", file=sys.stderr)
-    graph = _load(args.graph)
-    _apply_sets(graph, registry, args.sets)
-    output_dir = _output_folder(args.output, settings.output_path)
-    device = args.device or settings.device
-    engine = Engine(
-        device,
-        registry=registry,
-        families=default_families(),
-        settings=RunSettings(
-            output_dir=output_dir,
-            model_folders=tuple(settings.model_paths()),
-            allow_pickle=settings.allow_pickle,
-            preview_interval=0.0 if args.json else 0.25,
-        ),
-    )
-    try:
-        _ = engine.device  # resolve now so an unavailable device is a usage error
-    except ValueError as exc:
-        raise UsageError([str(exc)]) from None
-
-    printer = JsonPrinter() if args.json else ProgressPrinter(graph)
     token = CancelToken()
-    result: dict[str, Any] = {}
-
-    def work() -> None:
+    watch = RunWatch(JsonPrinter() if args.json else ProgressPrinter())
+    with RunInterrupts(token, watch).installed() as interrupts:  # from here on Ctrl+C and SIGTERM cancel
+        settings = Settings.load()
+        registry = default_registry()
+        for problem in registry.problems:
+            print(f"warning: {safe(str(problem))}", file=sys.stderr)
+        graph = _load(args.graph)
+        _apply_sets(graph, registry, args.sets)
+        output_dir = _output_folder(args.output, settings.output_path)
+        engine = Engine(
+            args.device or settings.device,
+            registry=registry,
+            families=default_families(),
+            settings=RunSettings(
+                output_dir=output_dir,
+                model_folders=tuple(settings.model_paths()),
+                allow_pickle=settings.allow_pickle,
+                preview_interval=0.0 if args.json else 0.25,
+            ),
+        )
         try:
-            result["report"] = engine.run(graph, printer, cancel=token)
-        except GraphInvalid as exc:
-            result["invalid"] = exc
-        except BaseException as exc:  # reported below; the main thread owns the exit code
-            result["error"] = exc
+            _ = engine.device  # resolve now so an unavailable device is a usage error
+        except ValueError as exc:
+            raise UsageError([str(exc)]) from None
 
-    thread = threading.Thread(target=work, name="studio-run", daemon=True)
-    thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.1)
-    except KeyboardInterrupt:
-        token.cancel()
-        print("\ncancelling…", file=sys.stderr)
-        thread.join()
-    if "invalid" in result:
-        raise UsageError([str(p) for p in result["invalid"].problems])
-    if "error" in result:
-        raise result["error"]
-    report = result["report"]
-    if not args.json:
-        printer.finish(report)
+        # A token cancelled already (Ctrl+C while loading) still runs: every node is skipped and
+        # the engine reports ``done`` with ``cancelled``, as a tool reading --json expects.
+        try:
+            report = interrupts.wait_for(lambda: engine.run(graph, watch, cancel=token))
+        except GraphInvalid as exc:
+            raise UsageError([str(p) for p in exc.problems]) from None
+    watch.printer.finish(report)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -312,6 +300,132 @@ def _apply_sets(graph, registry, sets: list[str]) -> None:
         raise UsageError(problems)
 
 
+class RunInterrupts:
+    """Ctrl+C and SIGTERM during ``studio run``: the first cancels the run, which stops within one
+    step and still reports ``done``; a second one quits without waiting for a step that cannot stop
+    (a model load), though not before ``FORCE_GRACE`` seconds after the first.
+
+    The run works on a thread of its own so that this (main) thread stays free to handle signals.
+    """
+
+    def __init__(self, token: Any, watch: RunWatch) -> None:
+        self.token = token
+        self.watch = watch
+        self.count = 0
+        self.first_at = 0.0
+        self.started = time.perf_counter()
+        self.running = False  # whether the worker has started; before that this thread is loading the graph
+        self.finished = threading.Event()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[RunInterrupts]:
+        if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+            yield self
+            return
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in CANCEL_SIGNALS}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                # Once interrupted, the command is on its way out: one more Ctrl+C in the instant
+                # the run stops must not turn a clean exit into a death by SIGINT.
+                restored = signal.SIG_IGN if self.count else handler if handler is not None else signal.SIG_DFL
+                signal.signal(sig, restored)
+
+    def wait_for(self, run: Callable[[], Any]) -> Any:
+        """Call ``run()`` on a worker thread and return its result once it has ended.
+
+        The worker is never left running: interpreter shutdown while a thread is inside torch
+        aborts the process. It is awaited on an Event, not with ``Thread.join(timeout)``, which on
+        Python 3.11 can mark a thread that is still running as finished when a signal interrupts it.
+        """
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["value"] = run()
+            except BaseException as exc:  # re-raised on the main thread, which owns the exit code
+                outcome["error"] = exc
+            finally:
+                self.finished.set()
+
+        worker = threading.Thread(target=work, name="studio-run")
+        self.running = True
+        worker.start()
+        while not self.finished.wait(0.1):  # a timeout: a signal that lands on another thread runs its handler here
+            pass
+        worker.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.first_at = time.perf_counter()
+            self.token.cancel()
+            _note("cancelling: the run stops at its next step (Ctrl+C again quits without waiting)")
+        elif not self.running:  # this very thread is still loading the graph: waiting would hold it up
+            self._quit_now()
+        elif not self.finished.wait(max(0.0, self.first_at + FORCE_GRACE - time.perf_counter())):
+            self._quit_now()
+
+    def _quit_now(self) -> None:
+        """Leave while the worker is still inside a step that cannot be interrupted (a model load).
+
+        ``os._exit`` skips interpreter shutdown, the part that aborts the process ("terminate called
+        without an active exception") when a thread is still inside torch. Nodes that write files
+        check for cancelling every frame, so within the grace period they have stopped and removed
+        their temporary file.
+        """
+        current = self.watch.current
+        _note(f"quit without waiting for {safe(f'{current[0]} ({current[1]})') if current else 'the run'}")
+        self.watch.abandon(time.perf_counter() - self.started)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_FAILED)
+
+
+def _note(text: str) -> None:
+    sys.stderr.write(("\n" if sys.stderr.isatty() else "") + text + "\n")
+    sys.stderr.flush()
+
+
+class RunWatch:
+    """Passes a run's events to a printer, one at a time, keeping what a report of an abandoned run needs."""
+
+    def __init__(self, printer: JsonPrinter | ProgressPrinter) -> None:
+        self.printer = printer
+        self.current: tuple[str, str] | None = None
+        self.nodes: dict[str, tuple[str, float, str | None]] = {}  # id -> (status, seconds, error)
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        with self._lock:
+            kind = event.kind
+            if kind == "node_started":
+                self.current = (event.node_id, event.node_type)
+            elif kind in ("node_finished", "node_cached", "node_failed"):
+                self.current = None
+                status = {"node_finished": "ran", "node_cached": "cached", "node_failed": "failed"}[kind]
+                self.nodes[event.node_id] = (status, getattr(event, "seconds", 0.0), getattr(event, "message", None))
+            self.printer(event)
+
+    def abandon(self, seconds: float) -> None:
+        """Report the run as cancelled without the engine: the nodes so far, the one running skipped."""
+        from studio.engine import Done, NodeReport, RunReport
+
+        report = RunReport(cancelled=True, seconds=seconds)
+        report.nodes = {node_id: NodeReport(*entry) for node_id, entry in self.nodes.items()}
+        if self.current is not None:
+            report.nodes[self.current[0]] = NodeReport("skipped", error="cancelled")
+        # Not if the worker is stuck writing an event (a reader that stopped reading): no torn line.
+        if self._lock.acquire(timeout=1.0):
+            with contextlib.suppress(OSError):  # a closed stdout must not stop the exit
+                self.printer(Done(report))
+                self.printer.finish(report)
+
+
 class JsonPrinter:
     """One JSON object per line on stdout, flushed, for tools that drive the studio.
 
@@ -323,11 +437,14 @@ class JsonPrinter:
         sys.stdout.write(json.dumps(event.to_json(), default=str) + "\n")
         sys.stdout.flush()
 
+    def finish(self, report: Any) -> None:
+        """Nothing to add: the ``done`` event was the last line."""
+
 
 class ProgressPrinter:
     """A one-line progress bar on a terminal; plain lines when output is a file or pipe."""
 
-    def __init__(self, graph: Any) -> None:
+    def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
         self.started = time.perf_counter()
         self.current = ""
