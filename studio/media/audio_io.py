@@ -6,22 +6,26 @@ Waveforms are float32 ``[channels, samples]`` (see :class:`studio.media.types.Au
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from studio.media.errors import MediaError
+from studio.media.limits import BoundedArray, memory_budget
 from studio.media.types import Audio
 
 FITS = ("trim", "pad", "loop")
 MAX_SAMPLE_RATE = 384_000
 
 
-def read_audio(path: str | Path, sample_rate: int = 0) -> Audio:
+def read_audio(path: str | Path, sample_rate: int = 0, *, max_bytes: int | None = None) -> Audio:
     """Decode the first audio track of ``path`` (any container PyAV reads, video files too).
 
-    ``sample_rate`` 0 keeps the file's rate; otherwise the audio is resampled to it. Raises
-    :class:`MediaError` for a missing, unreadable or audio-less file.
+    ``sample_rate`` 0 keeps the file's rate; otherwise the audio is resampled to it. The
+    waveform may take at most ``max_bytes`` (default: :func:`~studio.media.limits.memory_budget`).
+    Raises :class:`MediaError` for a missing, unreadable or audio-less file, and for one that
+    would decode past that limit.
     """
 
     path = Path(path)
@@ -32,7 +36,7 @@ def read_audio(path: str | Path, sample_rate: int = 0) -> Audio:
         if not container.streams.audio:
             raise MediaError(f"{path.name} has no audio track")
         stream = container.streams.audio[0]
-        return decode_audio_stream(container, stream, path, sample_rate)
+        return decode_audio_stream(container, stream, path, sample_rate, max_bytes=max_bytes)
 
 
 def open_media(path: Path) -> Any:
@@ -49,8 +53,21 @@ def open_media(path: Path) -> Any:
         raise MediaError(f"cannot read {path.name}: not a media file or damaged ({_reason(exc)})") from None
 
 
-def decode_audio_stream(container: Any, stream: Any, path: Path, sample_rate: int) -> Audio:
-    """Decode ``stream`` of an open ``container`` to float32 ``[channels, samples]``."""
+def decode_audio_stream(
+    container: Any,
+    stream: Any,
+    path: Path,
+    sample_rate: int,
+    *,
+    max_bytes: int | None = None,
+    until: float | None = None,
+    hint: str = "",
+) -> Audio:
+    """Decode ``stream`` of an open ``container`` to float32 ``[channels, samples]``.
+
+    At most ``max_bytes`` (default: the media budget) are decoded; ``until`` seconds, when
+    given, ends the waveform there. ``hint`` is added to the error for going past the limit.
+    """
     import av
     import numpy as np
 
@@ -61,20 +78,62 @@ def decode_audio_stream(container: Any, stream: Any, path: Path, sample_rate: in
     layout = "mono" if channels == 1 else "stereo" if channels == 2 else None
     # Planar float output gives [channels, samples] rows directly; the resampler also converts rate.
     resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-    chunks: list[Any] = []
+    samples = _audio_array(container, stream, path, rate, channels, max_bytes, until, hint or _rate_hint(sample_rate))
+    stop = round(until * rate) if until is not None else 0
     try:
         for frame in container.decode(stream):
             for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray())
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray())
+                samples.extend(out.to_ndarray())
+            if stop and samples.length >= stop:
+                break
+        else:
+            for out in resampler.resample(None):
+                samples.extend(out.to_ndarray())
     except av.error.FFmpegError as exc:
         raise MediaError(f"cannot decode the audio of {path.name}: damaged or truncated ({_reason(exc)})") from None
-    if not chunks:
+    if not samples.length:
         raise MediaError(f"{path.name}: the audio track holds no samples (empty or truncated)")
-    wave = np.ascontiguousarray(np.concatenate(chunks, axis=1), dtype=np.float32)
+    if stop:
+        samples.keep(stop)
+    wave = samples.take()
     np.clip(wave, -1.0, 1.0, out=wave)
     return Audio(wave, int(rate))
+
+
+def _audio_array(
+    container: Any,
+    stream: Any,
+    path: Path,
+    rate: int,
+    channels: int,
+    max_bytes: int | None,
+    until: float | None,
+    hint: str,
+) -> BoundedArray:
+    """The waveform's array, sized from the track's duration where the file gives one."""
+    import numpy as np
+
+    if stream.duration and stream.time_base:
+        seconds = float(stream.duration * stream.time_base)
+    else:
+        seconds = (container.duration or 0) / 1_000_000
+    if until is not None:
+        seconds = min(seconds, until) if seconds > 0 else until
+    return BoundedArray(
+        path,
+        item_shape=(),
+        dtype=np.float32,
+        planes=channels,
+        limit=memory_budget() if max_bytes is None else max_bytes,
+        capacity=math.ceil(seconds * rate) if seconds > 0 else rate,
+        guess=seconds <= 0,  # a second to start with, when the file does not say how long it is
+        describe=lambda n: f"{n / rate:,.2f} s of {channels}-channel audio at {rate} Hz",
+        hint=hint,
+    )
+
+
+def _rate_hint(sample_rate: int) -> str:
+    return f"a sample_rate lower than {sample_rate} needs less" if sample_rate else ""
 
 
 def fit_audio(audio: Audio, duration: float, *, offset: float = 0.0, fit: str = "pad", fade_out: float = 0.0) -> Audio:

@@ -15,11 +15,11 @@ from typing import Any
 
 from studio.media.audio_io import AudioFeed, _reason, decode_audio_stream, encoder_rate, open_media
 from studio.media.errors import MediaError
+from studio.media.limits import BoundedArray, check_picture, memory_budget, size_text, too_big
 from studio.media.types import Audio, Frames, VideoFile
 
 GRAPH_TAG = "studio_graph"  # the metadata key holding the graph JSON
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".gif", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
-DEFAULT_MAX_BYTES = 16 * 1024**3  # a decoded clip larger than this needs max_frames
 
 
 @dataclass(frozen=True)
@@ -211,19 +211,18 @@ def read_video(
     *,
     max_frames: int = 0,
     sample_rate: int = 0,
-    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_bytes: int | None = None,
     check_cancelled: Callable[[], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Frames, Audio | None]:
     """Decode ``path`` to uint8 RGB frames and its first audio track (None when it has none).
 
-    ``max_frames`` 0 reads every frame. Raises :class:`MediaError` for a missing, unreadable or
-    truncated file, and when the decoded clip would exceed ``max_bytes`` of memory.
+    ``max_frames`` 0 reads every frame. Frames and audio together may take at most ``max_bytes``
+    (default: :func:`~studio.media.limits.memory_budget`). Raises :class:`MediaError` for a
+    missing, unreadable or truncated file, and for one that would decode past that limit.
     """
-    import av
-    import numpy as np
-
     path = Path(path)
+    limit = memory_budget() if max_bytes is None else max_bytes
     container = open_media(path)
     with container:
         if not container.streams.video:
@@ -231,43 +230,109 @@ def read_video(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         fps = float(stream.average_rate or stream.guessed_rate or 0) or 24.0
-        declared = int(stream.frames or 0)
-        width, height = stream.codec_context.width, stream.codec_context.height
-        expected = declared or int(round(float(container.duration or 0) / 1e6 * fps))
-        wanted = min(expected, max_frames) if max_frames else expected
-        if width and height and wanted * width * height * 3 > max_bytes:
-            raise MediaError(
-                f"{path.name} would decode to {wanted * width * height * 3 / 1024**3:.1f} GiB "
-                f"({wanted} frames of {width}x{height}); set max_frames to read part of it"
-            )
-        frames: list[Any] = []
-        try:
-            for frame in container.decode(stream):
-                if check_cancelled is not None:
-                    check_cancelled()
-                frames.append(frame.to_ndarray(format="rgb24"))
-                if progress is not None and wanted:
-                    progress(min(len(frames), wanted), wanted)
-                if max_frames and len(frames) >= max_frames:
-                    break
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"cannot decode {path.name}: damaged or truncated ({_reason(exc)})") from None
-        if not frames:
-            raise MediaError(f"{path.name}: no frame could be decoded (empty, damaged or truncated)")
-        # Containers that index every frame (mp4, mov) say how many there are; a shortfall means
-        # the data ends early, which decoders otherwise pass over silently.
-        if declared and not max_frames and len(frames) < declared - 1:
-            raise MediaError(f"{path.name} is truncated: it declares {declared} frames but only {len(frames)} decode")
-        if len({f.shape for f in frames}) > 1:
-            raise MediaError(f"{path.name}: the frame size changes mid-stream, which is not supported")
-        clip = Frames(np.stack(frames), fps)
+        pixels = _decode_frames(container, stream, path, max_frames, limit, check_cancelled, progress)
+        clip = Frames(pixels, fps)
         audio = None
         if container.streams.audio:
             container.seek(0)
-            audio = decode_audio_stream(container, container.streams.audio[0], path, sample_rate)
-            if max_frames:
-                audio = Audio(audio.waveform[:, : int(round(clip.duration * audio.sample_rate))], audio.sample_rate)
+            audio = decode_audio_stream(
+                container,
+                container.streams.audio[0],
+                path,
+                sample_rate,
+                max_bytes=max(limit - clip.nbytes, 0),
+                until=clip.duration if max_frames else None,
+                hint=f"that is what the frames ({size_text(clip.nbytes)}) leave of {size_text(limit)}; "
+                "set max_frames to read fewer",
+            )
         return clip, audio
+
+
+def _decode_frames(
+    container: Any,
+    stream: Any,
+    path: Path,
+    max_frames: int,
+    limit: int,
+    check_cancelled: Callable[[], None] | None,
+    progress: Callable[[int, int], None] | None,
+) -> Any:
+    """The frames of ``stream`` as one uint8 ``[F, H, W, 3]`` array, filled in place within ``limit`` bytes."""
+    import av
+
+    hint = "set max_frames to read part of it"
+    width, height = stream.codec_context.width, stream.codec_context.height
+    check_picture(path, width, height)
+    # Counting packets reads no pixels, and there is one per frame for nearly every codec: it
+    # sizes the array exactly, and refuses a clip too long for the limit before decoding any of it.
+    if width and height:
+        most = limit // (width * height * 3)
+        count = _count_packets(path, min(max_frames, most + 1) if max_frames else most + 1)
+        if count > most:
+            needed = count * width * height * 3
+            what = f"at least {_frames_text(count, width, height)}"
+            raise too_big(path, needed, limit, what, at_least=True, hint=hint)
+    else:  # the size shows with the first frame; the array then checks the count
+        count = _count_packets(path, max_frames)
+    wanted = min(count, max_frames) if max_frames else count
+    declared = int(stream.frames or 0)
+    frames: BoundedArray | None = None
+    try:
+        for frame in container.decode(stream):
+            if check_cancelled is not None:
+                check_cancelled()
+            if frames is None:
+                frames = _frame_array(path, frame.width, frame.height, limit, wanted, hint)
+            frames.extend(frame.to_ndarray(format="rgb24")[None])
+            if progress is not None and wanted:
+                progress(min(frames.length, wanted), wanted)
+            if max_frames and frames.length >= max_frames:
+                break
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"cannot decode {path.name}: damaged or truncated ({_reason(exc)})") from None
+    if frames is None or not frames.length:
+        raise MediaError(f"{path.name}: no frame could be decoded (empty, damaged or truncated)")
+    # Containers that index every frame (mp4, mov) say how many there are; a shortfall means
+    # the data ends early, which decoders otherwise pass over silently.
+    if declared and not max_frames and frames.length < declared - 1:
+        raise MediaError(f"{path.name} is truncated: it declares {declared} frames but only {frames.length} decode")
+    return frames.take()
+
+
+def _frame_array(path: Path, width: int, height: int, limit: int, capacity: int, hint: str) -> BoundedArray:
+    import numpy as np
+
+    check_picture(path, width, height)
+    return BoundedArray(
+        path,
+        item_shape=(height, width, 3),
+        dtype=np.uint8,
+        limit=limit,
+        capacity=capacity,
+        describe=lambda n: _frames_text(n, width, height),
+        hint=hint,
+    )
+
+
+def _frames_text(count: int, width: int, height: int) -> str:
+    return f"{count} frame{'s' if count != 1 else ''} of {width}×{height}"
+
+
+def _count_packets(path: Path, stop: int) -> int:
+    """Video packets in ``path``, counting no further than ``stop`` (0: all of them)."""
+    import av
+
+    count = 0
+    with open_media(path) as container:
+        try:
+            for packet in container.demux(container.streams.video[0]):
+                if packet.size:
+                    count += 1
+                    if count == stop:
+                        break
+        except av.error.FFmpegError:
+            pass  # a damaged tail: decoding reports it with the reason
+    return count
 
 
 def probe_video(path: str | Path) -> VideoFile:
