@@ -12,7 +12,7 @@ from nodes.video import save_video
 from studio.engine import Engine
 from studio.engine.context import Cancelled, CancelToken, NodeError, RunSettings
 from studio.graph.fileformat import graph_from_dict, loads_graph
-from studio.media.video_io import frame_rate, read_embedded_graph
+from studio.media.video_io import frame_rate, read_embedded_graph_text
 
 GRAPH = """{"format": "studio.graph", "version": 1,
  "nodes": [{"id": "pattern", "type": "TestPattern", "type_version": 1,
@@ -64,7 +64,7 @@ def test_graph_run_embeds_a_graph_that_reloads_equal(tmp_path):
     assert report.ok, report.failed
     [path] = report.files()
     assert path.parent == tmp_path / "clips" and path.name == "test_00001.mp4"
-    assert graph_from_dict(read_embedded_graph(path)) == graph
+    assert loads_graph(read_embedded_graph_text(path), source=str(path)) == graph
     tags = {k.lower(): v for k, v in ffprobe(path)["format"].get("tags", {}).items()}
     assert graph_from_dict(__import__("json").loads(tags["studio_graph"])) == graph  # independent reader agrees
 

@@ -6,6 +6,7 @@ PyAV gives us libx264/x265/vpx/svtav1/prores in-process; the app never shells ou
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -364,17 +365,43 @@ def probe_video(path: str | Path) -> VideoFile:
         )
 
 
-def read_embedded_graph(path: str | Path) -> dict[str, Any] | None:
-    """The graph JSON stored in a rendered file's metadata, or None when there is none."""
-    tags = read_tags(path)
-    for key, value in tags.items():
+def read_embedded_graph_text(path: str | Path) -> str | None:
+    """The graph JSON text in a rendered file's metadata, or None when there is none (or the file is unreadable).
+
+    Parse it with ``studio.graph.loads_graph(text, source=str(path))``: an embedded graph gets
+    exactly the loader and the limits a graph file gets (size, NaN, nesting, node count).
+    """
+    for key, value in read_tags(path).items():
         if key.lower() == GRAPH_TAG:
-            try:
-                data = json.loads(value)
-            except (ValueError, RecursionError):
-                return None
-            return data if isinstance(data, dict) else None
+            return value
     return None
+
+
+def read_embedded_graph(path: str | Path) -> dict[str, Any] | None:
+    """The embedded graph as parsed JSON, or None when there is none or it is not strict JSON.
+
+    Kept for ``studio.cli`` until it reads :func:`read_embedded_graph_text` with ``loads_graph``:
+    this refuses NaN and infinities but applies none of the loader's other limits.
+    """
+    text = read_embedded_graph_text(path)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
 
 
 def read_tags(path: str | Path) -> dict[str, str]:

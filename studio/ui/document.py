@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from studio.bundled import resources_root
-from studio.graph.fileformat import GraphFileError, graph_from_dict, load_graph, save_graph
+from studio.graph.fileformat import GraphFileError, load_graph, loads_graph, save_graph
 from studio.graph.model import Graph
 from studio.settings import config_dir
 from studio.ui.autosave import Recovery, find_recoveries, save_failure_reason
@@ -37,14 +37,14 @@ def example_graphs() -> list[Path]:
 def read_any_graph(path: Path) -> Graph:
     """A graph from a graph file, or from the metadata of a video or image the studio rendered."""
     if path.suffix.lower() in MEDIA_SUFFIXES:
-        from studio.media.video_io import read_embedded_graph
+        from studio.media.video_io import read_embedded_graph_text
 
-        data = read_embedded_graph(path)
-        if data is None:
+        text = read_embedded_graph_text(path)
+        if text is None:
             raise GraphFileError(
                 ["carries no studio graph in its metadata (was it rendered by the studio?)"], str(path)
             )
-        return graph_from_dict(data, source=str(path))
+        return loads_graph(text, source=str(path))  # the graph file's loader and limits
     return load_graph(path)
 
 

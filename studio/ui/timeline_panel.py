@@ -182,8 +182,9 @@ class TimelinePanel(QWidget):
 
     def add_video(self, path: str | Path, graph: dict[str, Any] | None = None, seed: int | None = None) -> bool:
         """Add a rendered video as a shot; its embedded graph travels with it."""
+        from studio.graph import GraphFileError, graph_to_dict, loads_graph
         from studio.media.errors import MediaError
-        from studio.media.video_io import probe_video, read_embedded_graph
+        from studio.media.video_io import probe_video, read_embedded_graph_text
 
         try:
             facts = probe_video(path)
@@ -191,7 +192,12 @@ class TimelinePanel(QWidget):
             self._say(f"cannot add {Path(path).name}: {exc}")
             return False
         frames = max(1, int(round(facts.duration * self.timeline.rate)))
-        graph = graph if graph is not None else read_embedded_graph(path)
+        text = read_embedded_graph_text(path) if graph is None else None
+        if text is not None:
+            try:  # the graph file's loader and limits, then the plain dict a shot keeps
+                graph = graph_to_dict(loads_graph(text, source=str(path)))
+            except GraphFileError as exc:
+                self._say(f"{Path(path).name}: its embedded graph is not kept ({exc.problems[0]})")
         settings = {"fps": facts.fps, "width": facts.width, "height": facts.height}
         return self.edit(
             f"Add {Path(path).name}",
