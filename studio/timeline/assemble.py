@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from studio.timeline.limits import check_cut_length
 from studio.timeline.model import Timeline
 
 
@@ -54,6 +55,7 @@ def shot_spans(timeline: Timeline) -> list[ShotSpan]:
 def frame_recipe(timeline: Timeline) -> list[list[Layer]]:
     """For each film frame, the shot frames to blend (an empty list is black: a gap)."""
     total = timeline.duration()
+    check_cut_length(total, timeline.rate)  # the recipe holds a list per frame
     recipe: list[list[Layer]] = [[] for _ in range(total)]
     spans = shot_spans(timeline)
     for span in spans:

@@ -1,7 +1,8 @@
 """Saving, loading and exporting timelines: .otio always, EDL and FCP7 XML where OTIO's adapters exist.
 
-Files from others are read with OTIO's core JSON deserializer only, so no adapter plugin or
-entry point is ever imported by opening a file.
+Only .otio files are read, and only after :mod:`studio.timeline.otio_check` has bounded them,
+with OTIO's core JSON deserializer: no adapter plugin or entry point is ever imported by opening
+a file. EDL and FCP7 XML are written, never read.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from studio.files import atomic_write_bytes
+from studio.timeline.limits import MAX_OTIO_BYTES
 from studio.timeline.model import Timeline, TimelineError
 
-MAX_OTIO_BYTES = 64 * 1024 * 1024
 # our format name -> (OTIO adapter, file suffix)
 EXPORT_FORMATS = {"otio": ("otio_json", ".otio"), "edl": ("cmx_3600", ".edl"), "fcp7": ("fcp_xml", ".xml")}
 
@@ -22,17 +23,22 @@ def save_timeline(timeline: Timeline, path: str | Path) -> Path:
 
 
 def load_timeline(path: str | Path) -> Timeline:
+    """Read a .otio file; anything wrong with it is one TimelineError naming the file."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a pipe or device could block or never end
+        raise TimelineError(f"{path.name} is not a regular file")
     try:
-        size = path.stat().st_size
-        if size > MAX_OTIO_BYTES:
-            raise TimelineError(f"{path.name} is {size} bytes, larger than the {MAX_OTIO_BYTES} allowed")
-        text = path.read_text("utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_OTIO_BYTES + 1)  # read no more than allowed, even if the file grows
     except OSError as exc:
         raise TimelineError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise TimelineError(f"{path.name} is not UTF-8 text") from None
-    return Timeline.from_json(text)
+    if len(raw) > MAX_OTIO_BYTES:
+        raise TimelineError(f"{path.name} is larger than the {MAX_OTIO_BYTES:,} bytes allowed")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TimelineError(f"{path.name} is not UTF-8 text (byte {exc.start})") from None
+    return Timeline.from_json(text, source=path.name)
 
 
 def available_formats() -> list[str]:
@@ -59,5 +65,11 @@ def export_timeline(timeline: Timeline, path: str | Path, fmt: str) -> Path:
         for track in list(subject.tracks):
             if track.kind != otio.schema.TrackKind.Video:
                 subject.tracks.remove(track)
-    text = otio.adapters.write_to_string(subject, adapter)
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    try:
+        text = otio.adapters.write_to_string(subject, adapter)
+    except Exception as exc:  # adapters raise their own types (and plain ones) for cuts they cannot express
+        raise TimelineError(f"the cut cannot be written as {fmt}: {exc}") from None
+    try:
+        return atomic_write_bytes(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise TimelineError(f"cannot write {path}: {exc.strerror or exc}") from None

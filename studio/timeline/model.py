@@ -13,17 +13,21 @@ so it can be opened in the editor, changed and re-rendered in place.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-META_KEY = "studio"
-VIDEO_TRACK = "Shots"
-AUDIO_TRACK = "Soundtrack"
-
-
-class TimelineError(ValueError):
-    """An edit the timeline refuses, with the reason."""
+from studio.timeline import limits
+from studio.timeline.limits import TimelineError, whole_number
+from studio.timeline.otio_check import (
+    AUDIO_TRACK,
+    DEFAULT_RATE,
+    META_KEY,
+    VIDEO_TRACK,
+    read_otio_document,
+    read_otio_json,
+)
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,11 @@ def _otio():
 class Timeline:
     """A film: shots in order on one video track, optional dissolves, one soundtrack."""
 
-    def __init__(self, name: str = "Film", rate: float = 24.0, otio_timeline: Any = None) -> None:
+    def __init__(self, name: str = "Film", rate: float = DEFAULT_RATE, otio_timeline: Any = None) -> None:
         otio = _otio()
         if otio_timeline is None:
             otio_timeline = otio.schema.Timeline(name=name)
-            otio_timeline.metadata[META_KEY] = {"rate": float(rate)}
+            otio_timeline.metadata[META_KEY] = {"rate": limits.check_rate(rate)}
             otio_timeline.tracks.append(otio.schema.Track(name=VIDEO_TRACK, kind=otio.schema.TrackKind.Video))
             otio_timeline.tracks.append(otio.schema.Track(name=AUDIO_TRACK, kind=otio.schema.TrackKind.Audio))
         self.otio = otio_timeline
@@ -62,7 +66,8 @@ class Timeline:
     # ---- reading -----------------------------------------------------------------------
     @property
     def rate(self) -> float:
-        return float(self.otio.metadata.get(META_KEY, {}).get("rate", 24.0))
+        studio = self.otio.metadata.get(META_KEY, {})
+        return limits.check_rate(studio.get("rate", DEFAULT_RATE) if hasattr(studio, "get") else studio)
 
     @property
     def video(self) -> Any:
@@ -108,7 +113,9 @@ class Timeline:
                         source_in=self._frames(item.source_range.start_time) if item.source_range else 0,
                         available=available,
                         offline=not path.is_file(),
-                        metadata=_plain(item.metadata.get(META_KEY, {})),
+                        metadata=limits.check_shot_metadata(
+                            _plain(item.metadata.get(META_KEY, {})), f"shot {index} ({item.name})"
+                        ),
                     )
                 )
                 index += 1
@@ -146,20 +153,13 @@ class Timeline:
         settings: dict[str, Any] | None = None,
     ) -> int:
         """Append (or insert at ``index``) a shot of ``frames`` frames; returns its index."""
-        otio = _otio()
-        if frames < 1:
-            raise TimelineError(f"a shot needs at least one frame, got {frames}")
-        path = Path(path)
-        clip = otio.schema.Clip(
-            name=name or path.stem,
-            media_reference=otio.schema.ExternalReference(
-                target_url=str(path.resolve()), available_range=self._range(0, frames)
-            ),
-            source_range=self._range(0, frames),
-        )
-        clip.metadata[META_KEY] = {"graph": graph, "seed": seed, "settings": settings or {}}
+        name = name or Path(path).stem
+        frames = limits.check_frames(frames, self.rate, f"shot {name!r}")
+        meta = limits.check_clip_metadata({"graph": graph, "seed": seed, "settings": settings or {}}, name)
+        limits.check_cut_length(self.duration() + frames, self.rate)
+        clip = self._file_clip(name, path, frames, meta)
         count = len(self)
-        index = count if index is None else index
+        index = count if index is None else whole_number(index, "a shot index")
         if not 0 <= index <= count:
             raise TimelineError(f"shot index must be between 0 and {count}, got {index}")
         self._detach_transitions_around(index)
@@ -169,6 +169,7 @@ class Timeline:
     def trim(self, index: int, source_in: int, duration: int) -> None:
         """Use ``duration`` frames of the shot's file starting at ``source_in``."""
         clip = self._clip(index)
+        source_in, duration = whole_number(source_in, "a trim's first frame"), whole_number(duration, "a trim's length")
         available = self._frames(clip.media_reference.available_range.duration)
         if source_in < 0 or duration < 1 or source_in + duration > available:
             raise TimelineError(
@@ -178,13 +179,14 @@ class Timeline:
         before, after = self._offsets_around(index)
         if before[0] > source_in or after[1] > available - (source_in + duration):
             raise TimelineError(f"shot {index} ({clip.name}): the dissolve next to it needs those frames")
+        limits.check_cut_length(self.duration() - self._span(clip)[1] + duration, self.rate)
         clip.source_range = self._range(source_in, duration)
 
     def split(self, index: int, at: int) -> int:
         """Split a shot ``at`` frames into it; returns the index of the second part."""
         clip = self._clip(index)
-        start = self._frames(clip.source_range.start_time)
-        duration = self._frames(clip.source_range.duration)
+        at = whole_number(at, "a split point")
+        start, duration = self._span(clip)
         if not 0 < at < duration:
             raise TimelineError(f"shot {index} ({clip.name}): split point must be inside 1..{duration - 1}, got {at}")
         second = clip.deepcopy()
@@ -198,6 +200,7 @@ class Timeline:
     def move(self, index: int, to: int) -> None:
         """Move a shot to position ``to``; dissolves touching it are removed (they joined other shots)."""
         count = len(self)
+        index, to = whole_number(index, "a shot index"), whole_number(to, "a shot index")
         if not (0 <= index < count and 0 <= to < count):
             raise TimelineError(f"shot indices must be between 0 and {count - 1}, got {index} -> {to}")
         if index == to:
@@ -214,6 +217,7 @@ class Timeline:
     def delete(self, index: int, ripple: bool = True) -> None:
         """Remove a shot; without ripple a gap keeps later shots where they were."""
         otio = _otio()
+        index = whole_number(index, "a shot index")
         self._detach_transitions_around(index, both_sides=True)
         clip = self._clip(index)
         position = list(self.video).index(clip)
@@ -225,6 +229,7 @@ class Timeline:
     def add_dissolve(self, index: int, frames: int) -> None:
         """Cross-dissolve of ``frames`` frames between shot ``index`` and the next one."""
         otio = _otio()
+        index, frames = whole_number(index, "a shot index"), whole_number(frames, "a dissolve's length")
         if frames < 2:
             raise TimelineError(f"a dissolve needs at least 2 frames, got {frames}")
         if not 0 <= index < len(self) - 1:
@@ -237,8 +242,7 @@ class Timeline:
         in_off = frames - out_off
         # OTIO: the dissolve spans in_offset frames before the cut and out_offset after it; A's media
         # must run on out_offset frames past its out point and B's start in_offset frames early.
-        a_in, a_len = self._frames(a.source_range.start_time), self._frames(a.source_range.duration)
-        b_in, b_len = self._frames(b.source_range.start_time), self._frames(b.source_range.duration)
+        (a_in, a_len), (b_in, b_len) = self._span(a), self._span(b)
         if a_len - out_off < 1 or b_len - in_off < 1:
             raise TimelineError(f"a {frames}-frame dissolve is longer than shot {index} or {index + 1}")
         a.source_range = self._range(a_in, a_len - out_off)
@@ -261,28 +265,20 @@ class Timeline:
             raise TimelineError(f"there is no dissolve after shot {index}")
         transition, b = items[position], items[position + 1]
         in_off, out_off = self._frames(transition.in_offset), self._frames(transition.out_offset)
+        limits.check_cut_length(self.duration() + in_off + out_off, self.rate)
         self.video.remove(transition)
-        a.source_range = self._range(
-            self._frames(a.source_range.start_time), self._frames(a.source_range.duration) + out_off
-        )
-        b.source_range = self._range(
-            self._frames(b.source_range.start_time) - in_off, self._frames(b.source_range.duration) + in_off
-        )
+        (a_in, a_len), (b_in, b_len) = self._span(a), self._span(b)
+        a.source_range = self._range(a_in, a_len + out_off)
+        b.source_range = self._range(b_in - in_off, b_len + in_off)
 
     def set_soundtrack(
         self, path: str | Path, seconds: float, *, gain_db: float = 0.0, fade_in: float = 0.0, fade_out: float = 0.0
     ) -> None:
         """Put one audio file under the film (replacing any), with gain and fades in seconds."""
-        otio = _otio()
-        frames = max(1, int(round(seconds * self.rate)))
-        clip = otio.schema.Clip(
-            name=Path(path).stem,
-            media_reference=otio.schema.ExternalReference(
-                target_url=str(Path(path).resolve()), available_range=self._range(0, frames)
-            ),
-            source_range=self._range(0, frames),
-        )
-        clip.metadata[META_KEY] = {"gain_db": float(gain_db), "fade_in": float(fade_in), "fade_out": float(fade_out)}
+        seconds = limits.check_number(seconds, 0.0, limits.MAX_FILM_SECONDS, "the soundtrack's length in seconds")
+        meta = {"gain_db": gain_db, "fade_in": fade_in, "fade_out": fade_out}
+        meta = {key: float(value) for key, value in limits.check_sound_metadata(meta, "the soundtrack").items()}
+        clip = self._file_clip(Path(path).stem, path, max(1, int(round(seconds * self.rate))), meta)
         track = self.audio
         while len(track):
             track.pop()
@@ -293,41 +289,43 @@ class Timeline:
         if not len(track):
             return None
         clip = track[0]
-        return {"path": Path(_url_to_path(clip.media_reference.target_url)), **_plain(clip.metadata.get(META_KEY, {}))}
+        meta = limits.check_sound_metadata(_plain(clip.metadata.get(META_KEY, {})), "the soundtrack")
+        return {"path": Path(_url_to_path(clip.media_reference.target_url)), **meta}
 
     def replace_media(self, index: int, path: str | Path, frames: int, **metadata: Any) -> None:
         """Point a shot at a new render (after it succeeded), keeping its trims where they fit."""
         clip = self._clip(index)
-        start = self._frames(clip.source_range.start_time)
-        duration = self._frames(clip.source_range.duration)
+        frames = limits.check_frames(frames, self.rate, f"shot {index} ({clip.name})'s new render")
+        start, duration = self._span(clip)
         before, after = self._offsets_around(index)
         start = min(start, max(0, frames - 1))
         duration = max(1, min(duration, frames - start - after[1]))
         if start < before[0] or start + duration + after[1] > frames:
             raise TimelineError(f"shot {index} ({clip.name}): the new render is too short for the dissolves around it")
-        clip.media_reference = _otio().schema.ExternalReference(
-            target_url=str(Path(path).resolve()), available_range=self._range(0, frames)
-        )
+        info = limits.check_clip_metadata({**_plain(clip.metadata.get(META_KEY, {})), **metadata}, clip.name)
+        clip.media_reference = self._file_reference(path, frames)
         clip.source_range = self._range(start, duration)
-        info = _plain(clip.metadata.get(META_KEY, {}))
-        info.update(metadata)
         clip.metadata[META_KEY] = info
 
     # ---- snapshots (undo) and interchange ------------------------------------------------
     def to_json(self) -> str:
-        return _otio().adapters.write_to_string(self.otio, "otio_json")
+        """OTIO JSON without indentation: undo keeps two per edit, and a save must open again."""
+        return _otio().adapters.write_to_string(self.otio, "otio_json", indent=-1)
 
     @classmethod
-    def from_json(cls, text: str) -> "Timeline":
-        """Read OTIO JSON with the core deserializer only: no adapter plugins are loaded."""
-        otio = _otio()
-        try:
-            value = otio.core.deserialize_json_from_string(text)
-        except Exception as exc:  # OTIO raises its own exception types from C++
-            raise TimelineError(f"not a readable OpenTimelineIO file: {exc}") from None
-        if not isinstance(value, otio.schema.Timeline):
-            raise TimelineError(f"expected an OpenTimelineIO Timeline, got {type(value).__name__}")
-        timeline = cls(otio_timeline=value)
+    def from_json(cls, text: str, source: str = "") -> "Timeline":
+        """Read OTIO JSON, checked before OTIO builds anything (:mod:`studio.timeline.otio_check`);
+        ``source`` names the file in errors."""
+        return cls._with_tracks(read_otio_json(text, source))
+
+    @classmethod
+    def from_document(cls, data: Any, source: str = "") -> "Timeline":
+        """Read already-parsed OTIO JSON data (a project file's timeline), checked the same way."""
+        return cls._with_tracks(read_otio_document(data, source))
+
+    @classmethod
+    def _with_tracks(cls, otio_timeline: Any) -> "Timeline":
+        timeline = cls(otio_timeline=otio_timeline)
         timeline.video  # noqa: B018 - raises if the tracks are not ours
         timeline.audio  # noqa: B018
         return timeline
@@ -337,6 +335,7 @@ class Timeline:
 
     # ---- helpers -----------------------------------------------------------------------
     def _clip(self, index: int) -> Any:
+        index = whole_number(index, "a shot index")
         clips = self._clips()
         if not 0 <= index < len(clips):
             raise TimelineError(f"no shot {index}; the timeline has {len(clips)}")
@@ -370,7 +369,25 @@ class Timeline:
             self.remove_dissolve(index)
 
     def _frames(self, time: Any) -> int:
-        return int(round(time.rescaled_to(self.rate).value))
+        value = time.rescaled_to(self.rate).value
+        if not math.isfinite(value) or abs(value) > 2**53:
+            raise TimelineError(f"a time of {limits.show(value)} frames is out of range")
+        return int(round(value))
+
+    def _span(self, clip: Any) -> tuple[int, int]:
+        """(first frame used from the file, frames used) of a clip."""
+        return self._frames(clip.source_range.start_time), self._frames(clip.source_range.duration)
+
+    def _file_reference(self, path: str | Path, frames: int) -> Any:
+        available = self._range(0, frames)
+        return _otio().schema.ExternalReference(target_url=str(Path(path).resolve()), available_range=available)
+
+    def _file_clip(self, name: str, path: str | Path, frames: int, meta: dict[str, Any]) -> Any:
+        """A clip using all ``frames`` frames of the file at ``path``."""
+        reference = self._file_reference(path, frames)
+        clip = _otio().schema.Clip(name=name, media_reference=reference, source_range=self._range(0, frames))
+        clip.metadata[META_KEY] = meta
+        return clip
 
     def _range(self, start: int, duration: int) -> Any:
         otio = _otio()

@@ -10,6 +10,7 @@ from typing import Any
 
 from studio.media.types import Audio, Frames, VideoFile
 from studio.timeline.assemble import frame_recipe, shot_spans
+from studio.timeline.limits import check_cut_length
 from studio.timeline.model import Timeline, TimelineError
 
 TIMELINE_TAG = "studio_timeline"
@@ -152,6 +153,8 @@ def render_film(
         raise TimelineError(f"film size must be between 16 and 8192 pixels a side, got {width}x{height}")
     if not len(timeline):
         raise TimelineError("the timeline has no shots to render")
+    # before any buffer is sized by it (the soundtrack mix holds the whole film's samples)
+    check_cut_length(timeline.duration(), timeline.rate)
     offline = timeline.offline_shots()
     if offline:
         names = ", ".join(f"{s.name} ({s.path})" for s in offline)
