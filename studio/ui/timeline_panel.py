@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.timeline import Timeline, TimelineError
+from studio.timeline.limits import check_saved_size
 from studio.ui.film_export import ExportDialog, FilmExport
 from studio.ui.timeline_view import TimelineView
 
@@ -36,12 +37,17 @@ AUDIO_FILTER = "Audio (*.wav *.mp3 *.flac *.ogg *.opus *.m4a *.aac)"
 
 
 class TimelineEdit(QUndoCommand):
-    def __init__(self, panel: TimelinePanel, text: str, before: str, after: str) -> None:
+    def __init__(self, panel: TimelinePanel, text: str, before: str, after: str, edited: Timeline) -> None:
         super().__init__(text)
         self.panel, self.before, self.after = panel, before, after
+        self._edited: Timeline | None = edited  # shown by the first redo, which need not re-read ``after``
 
     def redo(self) -> None:
-        self.panel._restore(self.after)
+        if self._edited is not None:
+            self.panel._show(self._edited)
+            self._edited = None
+        else:
+            self.panel._restore(self.after)
 
     def undo(self) -> None:
         self.panel._restore(self.before)
@@ -127,14 +133,19 @@ class TimelinePanel(QWidget):
         trial = self.timeline.copy()
         try:
             change(trial)
+            after = trial.to_json()
+            check_saved_size(after)  # else the autosave, and this step's redo, could not be opened
         except TimelineError as exc:
             self._say(str(exc))
             return False
-        self.undo_stack.push(TimelineEdit(self, text, self.timeline.to_json(), trial.to_json()))
+        self.undo_stack.push(TimelineEdit(self, text, self.timeline.to_json(), after, trial))
         return True
 
     def _restore(self, text: str) -> None:
-        self.timeline = Timeline.from_json(text)
+        self._show(Timeline.from_json(text))
+
+    def _show(self, timeline: Timeline) -> None:
+        self.timeline = timeline
         self.view.show_timeline(self.timeline)
         self._show_status()
         self.changed.emit()
@@ -333,7 +344,7 @@ class TimelinePanel(QWidget):
             self.set_timeline(Timeline())
             return
         try:
-            self.set_timeline(Timeline.from_json(json.dumps(data)))
+            self.set_timeline(Timeline.from_document(data, source="the project's timeline"))
         except TimelineError as exc:
             self._say(f"the project's timeline could not be read: {exc}")
 

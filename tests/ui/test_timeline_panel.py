@@ -139,3 +139,35 @@ def test_play_cut_renders_a_preview_of_the_whole_cut(panel, qtbot, studio_home):
     video = blocker.args[0]
     assert video.frame_count == 72 and (video.width, video.height) == (48, 32)
     assert str(studio_home) in str(video.path)
+
+
+def test_a_hostile_project_timeline_is_reported_and_edits_never_store_nan(panel):
+    document = panel.to_document()
+    document["tracks"]["children"][0]["children"][0]["source_range"]["duration"]["value"] = 1e15
+    panel.load_document(document)
+    assert "the project's timeline could not be read" in panel.status.text()
+    assert "1e+15 frames" in panel.status.text()
+    assert names(panel) == ["red", "green", "blue"]  # the shown timeline is kept
+    assert not panel.edit("Trim shot", lambda tl: tl.trim(0, float("nan"), 5))
+    assert "whole number" in panel.status.text()
+    assert panel.undo_stack.count() == 3
+
+
+def test_undo_and_redo_after_the_first_redo_read_the_snapshots_back(panel):
+    panel.selected = 0
+    panel.delete_selected(ripple=True)
+    assert names(panel) == ["green", "blue"]
+    panel.undo_stack.undo()
+    panel.undo_stack.redo()
+    assert names(panel) == ["green", "blue"]
+    panel.undo_stack.undo()
+    assert names(panel) == ["red", "green", "blue"]
+
+
+def test_an_edit_that_would_save_too_big_to_open_again_is_refused(panel, monkeypatch, tmp_path):
+    import studio.timeline.limits as limits
+
+    monkeypatch.setattr(limits, "MAX_OTIO_BYTES", len(panel.timeline.to_json()) + 100)
+    assert not panel.edit("Add", lambda tl: tl.add_shot(tmp_path / "red.mp4", 5, graph={"prompt": "x" * 500}))
+    assert "a timeline file may be at most" in panel.status.text()
+    assert len(panel.timeline) == 3 and panel.undo_stack.count() == 3
