@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import signal
 import sys
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         return _gui([])
     prefix = f"studio {args.command}: "
+    _log_to_stderr()
     try:
         return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "models": cmd_models}[args.command](args)
     except UsageError as exc:
@@ -512,6 +514,28 @@ def no_display_reason(environ: Any, platform: str) -> str | None:
     if names:
         return f"no display for QT_QPA_PLATFORM={chosen} (DISPLAY or WAYLAND_DISPLAY is not set)"
     return "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+
+
+def _log_to_stderr() -> None:
+    """Log records as lines on stderr (see :class:`LogLine`), unless the caller set up logging already."""
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(LogLine())
+        root.addHandler(handler)
+
+
+class LogLine(logging.Formatter):
+    """A log record as one escaped line. A traceback follows only for what may be a bug in our code:
+    an OSError (a name too long, a full disk, a permission) is the user's to fix, and the node's
+    failure line already names it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = safe(f"{record.levelname.lower()}: {record.getMessage()}")
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None or isinstance(error, OSError):
+            return line
+        return line + "\n" + self.formatException(record.exc_info)
 
 
 def _version() -> str:

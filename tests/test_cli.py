@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -141,6 +142,38 @@ def test_exit_codes_from_a_real_process(tmp_path):
     assert result.returncode == 2
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("studio ")
+
+
+def test_an_os_error_inside_a_node_is_a_line_not_a_traceback(tmp_path):
+    graph = small_graph(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "studio.cli", "run", str(graph), "-o", str(tmp_path / "o"), "--device", "cpu"]
+        + ["--set", f"save.filename_prefix={'x' * 300}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "warning: node save (SaveVideo) failed\n" in result.stderr
+    assert "FAILED  save (SaveVideo): OSError: [Errno 36] File name too long" in result.stderr
+
+
+def test_log_lines_keep_a_traceback_only_for_what_may_be_a_bug():
+    from studio.cli import LogLine
+
+    def record(error):
+        try:
+            raise error
+        except Exception:
+            return logging.LogRecord(
+                "studio.engine", logging.WARNING, __file__, 1, "node %s failed", ("n\x1b",), sys.exc_info()
+            )
+
+    assert LogLine().format(record(OSError(36, "File name too long"))) == "warning: node n\\x1b failed"
+    bug = LogLine().format(record(TypeError("unsupported operand")))
+    assert bug.startswith("warning: node n\\x1b failed\nTraceback") and "TypeError: unsupported operand" in bug
 
 
 # ---- the output folder is checked before anything runs -----------------------------------------
