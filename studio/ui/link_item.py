@@ -6,6 +6,7 @@ is an undo command that swaps the link for one with the new points.
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -13,6 +14,7 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, Q
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem, QWidget
 
 from studio.graph.model import Link
+from studio.textsafe import safe
 from studio.ui import theme
 
 if TYPE_CHECKING:
@@ -76,7 +78,9 @@ class LinkItem(QGraphicsPathItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(5)
-        self.setToolTip(f"{link}\nDouble-click to add a reroute point; select and press Delete to remove.")
+        self.setToolTip(  # ids come from files: escaped, so they show as text, never as markup
+            f"<p>{html.escape(safe(str(link)))}<br>Double-click to add a reroute point; select and press Delete to remove.</p>"
+        )
         source.links.append(self)
         target.links.append(self)
         self.set_points(link.extra.get("points") or [])

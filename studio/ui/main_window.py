@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QVBoxLayo
 from studio.graph.registry import NodeRegistry
 from studio.graph.validate import errors, validate
 from studio.settings import Settings
+from studio.textsafe import safe
 from studio.ui import clipboard, commands, theme
 from studio.ui.autosave import Autosaver, Recovery
 from studio.ui.document import DocumentController, example_graphs
@@ -38,6 +39,7 @@ class Banner(QLabel):
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("banner")
+        self.setTextFormat(Qt.TextFormat.PlainText)  # messages quote graph files: never render them as HTML
         self.setToolTip("Click to dismiss")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
@@ -289,6 +291,7 @@ class MainWindow(QMainWindow):
 
     def notify(self, text: str, level: str = "info") -> None:
         """Tell the user something without blocking: a banner over the canvas, and the status bar."""
+        text = safe(text)
         self.statusBar().showMessage(text, 8000)
         if level == "status":
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -10,6 +11,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QStyleOptionGraphi
 
 from studio.graph.model import Node
 from studio.graph.spec import NodeSpec
+from studio.textsafe import safe
 from studio.ui import theme
 from studio.ui.port_item import UNKNOWN_TYPE, PortItem
 from studio.ui.promotion import promoted_params
@@ -55,7 +57,9 @@ class NodeItem(QGraphicsObject):
                 self.outputs[out.name] = PortItem(self, out.name, out.type, True)
             self.setToolTip(f"<b>{spec.type}</b> · {spec.category}<br>{spec.description}")
         else:
-            self.setToolTip(f"Unknown node type {node.type!r}: kept as a placeholder so nothing is lost.")
+            self.setToolTip(
+                f"<p>Unknown node type {html.escape(safe(repr(node.type)))}: kept as a placeholder so nothing is lost.</p>"
+            )
         self.setPos(QPointF(*node.position))
         self.set_promoted(promoted_params(node, spec))
         self.update_params(node.params)
@@ -235,10 +239,10 @@ class NodeItem(QGraphicsObject):
         painter.setPen(QColor("#ffffff"))
         painter.setFont(_font(9.5, bold=True))
         title_rect = QRectF(10, 0, WIDTH - 20, HEADER)
-        painter.drawText(title_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.node_id)
+        painter.drawText(title_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, safe(self.node_id))
         painter.setFont(_font(8))
         painter.setPen(QColor(255, 255, 255, 180))
-        type_text = f"{self.node_type} ?" if placeholder else self.node_type
+        type_text = safe(f"{self.node_type} ?" if placeholder else self.node_type)
         if self.node_type != self.node_id:
             painter.drawText(title_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, type_text)
         self._paint_badge(painter, state_color)
@@ -298,7 +302,7 @@ class NodeItem(QGraphicsObject):
         if footer:
             painter.setFont(_font(8))
             painter.setPen(QColor("#ff8a80"))
-            painter.drawText(self._footer_rect(footer, y), Qt.TextFlag.TextWordWrap, footer)
+            painter.drawText(self._footer_rect(footer, y), Qt.TextFlag.TextWordWrap, safe(footer))
 
     def _paint_badge(self, painter: QPainter, color: QColor) -> None:
         label = {"queued": "queued", "running": "", "cached": "cached", "done": "✓", "failed": "failed"}.get(self.state)

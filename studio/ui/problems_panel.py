@@ -8,6 +8,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from studio.textsafe import safe
+
 COLORS = {"error": "#ff8a80", "warning": "#f0c060", "failure": "#ff8a80", "info": "#9aa3b5"}
 
 
@@ -60,7 +62,7 @@ class ProblemsPanel(QWidget):
             self._add("No problems: the graph is ready to run.", "", "info")
 
     def _add(self, text: str, node_id: str, severity: str) -> None:
-        item = QListWidgetItem(text)
+        item = QListWidgetItem(safe(text))  # ids and messages come from files: no forged lines or reordering
         item.setData(Qt.ItemDataRole.UserRole, node_id)
         item.setForeground(QColor(COLORS.get(severity, "#ff8a80")))
         self.list.addItem(item)

@@ -234,3 +234,15 @@ def test_dragging_a_wire_off_an_input_disconnects_it(window, qtbot):
     assert scene.graph.link_into(ids["save"], "frames") is None
     window.undo_stack.undo()
     assert snapshot(window) == before
+
+
+def test_text_from_a_graph_file_is_shown_escaped_never_as_markup_or_forged_lines(window):
+    from studio.graph.validate import Problem
+
+    hostile = "evil\x1b[2J\nwrote /etc/passwd\u202e<img src=x>"
+    window.problems.set_problems([Problem("unknown node type", hostile, "Nope")])
+    shown = window.problems.list.item(0).text()
+    assert "\n" not in shown and "\x1b" not in shown and "\u202e" not in shown
+    assert "\\x1b[2J\\nwrote /etc/passwd\\u202e" in shown
+    window.notify(f"could not open {hostile}", "error")
+    assert window.banner.textFormat() == Qt.TextFormat.PlainText and "\n" not in window.banner.text()
