@@ -8,19 +8,15 @@ Text that comes from a graph, an event or the file system is printed through :fu
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import os
-import signal
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from studio.run_console import JsonPrinter, ProgressPrinter, RunInterrupts, RunWatch, log_to_stderr
 from studio.textsafe import safe
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -30,8 +26,9 @@ DESCRIPTION = (
     "Node-graph studio for AI video generation. Without a command it opens the window, with GRAPH "
     "(a .graph.json file, or a video the studio rendered) if given. The commands work without a window."
 )
-CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-FORCE_GRACE = 2.0  # seconds from the first interrupt that a second one still waits for the run to stop
+
+
+MODELS_HELP = "add a model folder for this command (repeatable; a ComfyUI install or its models/ folder works as is)"
 
 
 class UsageError(Exception):
@@ -66,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None)
     run.add_argument("--json", action="store_true", help="print one JSON event per line")
+    run.add_argument("--models", action="append", default=[], metavar="DIR", help=MODELS_HELP)
 
     validate = sub.add_parser("validate", help="check a graph without running it")
     validate.add_argument("graph")
@@ -75,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list the models found in the model folders")
     models.add_argument("--json", action="store_true")
+    models.add_argument("--models", action="append", default=[], metavar="DIR", help=MODELS_HELP)
     return parser
 
 
@@ -86,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         return _gui([])
     prefix = f"studio {args.command}: "
-    _log_to_stderr()
+    log_to_stderr()
     try:
         return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "models": cmd_models}[args.command](args)
     except UsageError as exc:
@@ -122,8 +121,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from studio.composition import default_families, default_registry
     from studio.engine import CancelToken, Engine, RunSettings
+    from studio.engine.disk_cache import DiskCache
     from studio.graph import GraphInvalid
-    from studio.settings import Settings
+    from studio.settings import Settings, cache_dir
 
     token = CancelToken()
     watch = RunWatch(JsonPrinter() if args.json else ProgressPrinter())
@@ -139,9 +139,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             args.device or settings.device,
             registry=registry,
             families=default_families(),
+            disk_cache=DiskCache(cache_dir() / "outputs"),
             settings=RunSettings(
                 output_dir=output_dir,
-                model_folders=tuple(settings.model_paths()),
+                model_folders=(*_model_folders(args.models), *settings.model_paths()),
                 allow_pickle=settings.allow_pickle,
                 preview_interval=0.0 if args.json else 0.25,
             ),
@@ -187,42 +188,69 @@ def cmd_nodes(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from studio.composition import default_families
-    from studio.models import find_models
+    from studio.models import scan_models
     from studio.settings import Settings
 
-    folders = Settings.load().model_paths()
-    models = find_models(folders, default_families())
+    folders = [*_model_folders(args.models), *Settings.load().model_paths()]
+    scan = scan_models(folders, default_families())
     if args.json:
-        print(json.dumps({"folders": [str(f) for f in folders], "models": [m.to_json() for m in models]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "folders": [str(f) for f in folders],
+                    "models": [m.to_json() for m in scan.models],
+                    "skipped": [s.to_json() for s in scan.skipped],
+                },
+                indent=2,
+            )
+        )
         return EXIT_OK
     print("model folders: " + safe(", ".join(str(f) for f in folders)))
-    if not models:
+    if not scan.models:
         print("no models found")
-    for model in models:
-        print(safe(f"  {model.name:40s} {model.family:12s} {_human_size(model.size_bytes):>9s}  {model.path}"))
+    for model in scan.models:
+        kind = model.variant or model.family
+        print(safe(f"  {model.name:40s} {kind:24s} {_human_size(model.size_bytes):>9s}  {model.path}"))
+    for skipped in scan.skipped:
+        print(safe(f"skipped {skipped.path}: {skipped.reason}"), file=sys.stderr)
     return EXIT_OK
 
 
 # ---- helpers ---------------------------------------------------------------------------
+def _model_folders(given: list[str]) -> list[Path]:
+    """``--models`` folders, checked before anything runs."""
+    folders = []
+    for text in given:
+        folder = Path(text).expanduser()
+        if not folder.is_dir():
+            raise UsageError([f"--models {text}: no such folder"])
+        folders.append(folder.resolve())
+    return folders
+
+
 def _load(path: str):
-    """Load a graph file, or the graph embedded in a video the studio rendered."""
-    from studio.graph import GraphFileError, graph_from_dict, load_graph
+    """Load a graph file, or the graph embedded in a video the studio rendered. A relative path that
+    names a bundled file (``resources/graphs/starter.graph.json``) works from any folder."""
+    from studio.bundled import find_bundled
+    from studio.graph import GraphFileError, load_graph, loads_graph
 
     file = Path(path)
     try:
+        if not file.exists() and (bundled := find_bundled(path)) is not None:
+            file, path = bundled, str(bundled)
         if file.is_dir():
             raise UsageError([f"{path}: is a folder, not a graph file"])
         if not file.is_file():
             raise UsageError([f"{path}: no such file"])
         if path.endswith(".json") or _starts_like_json(file):
             return load_graph(path)
-        from studio.media.video_io import read_embedded_graph
+        from studio.media.video_io import read_embedded_graph_text
 
-        embedded = read_embedded_graph(path)
-        if embedded is None:
+        text = read_embedded_graph_text(path)
+        if text is None:
             kind = _MEDIA_KINDS.get(file.suffix.lower(), "video")
             raise UsageError([f"{path}: this {kind} carries no studio graph (only files the studio rendered do)"])
-        return graph_from_dict(embedded, source=path)
+        return loads_graph(text, source=path)  # the same loader and limits as a graph file
     except GraphFileError as exc:
         raise UsageError([f"{exc.source or path}: {p}" for p in exc.problems]) from None
     except OSError as exc:
@@ -302,192 +330,6 @@ def _apply_sets(graph, registry, sets: list[str]) -> None:
         raise UsageError(problems)
 
 
-class RunInterrupts:
-    """Ctrl+C and SIGTERM during ``studio run``: the first cancels the run, which stops within one
-    step and still reports ``done``; a second one quits without waiting for a step that cannot stop
-    (a model load), though not before ``FORCE_GRACE`` seconds after the first.
-
-    The run works on a thread of its own so that this (main) thread stays free to handle signals.
-    """
-
-    def __init__(self, token: Any, watch: RunWatch) -> None:
-        self.token = token
-        self.watch = watch
-        self.count = 0
-        self.first_at = 0.0
-        self.started = time.perf_counter()
-        self.running = False  # whether the worker has started; before that this thread is loading the graph
-        self.finished = threading.Event()
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[RunInterrupts]:
-        if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
-            yield self
-            return
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in CANCEL_SIGNALS}
-        try:
-            yield self
-        finally:
-            for sig, handler in previous.items():
-                # Once interrupted, the command is on its way out: one more Ctrl+C in the instant
-                # the run stops must not turn a clean exit into a death by SIGINT.
-                restored = signal.SIG_IGN if self.count else handler if handler is not None else signal.SIG_DFL
-                signal.signal(sig, restored)
-
-    def wait_for(self, run: Callable[[], Any]) -> Any:
-        """Call ``run()`` on a worker thread and return its result once it has ended.
-
-        The worker is never left running: interpreter shutdown while a thread is inside torch
-        aborts the process. It is awaited on an Event, not with ``Thread.join(timeout)``, which on
-        Python 3.11 can mark a thread that is still running as finished when a signal interrupts it.
-        """
-        outcome: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                outcome["value"] = run()
-            except BaseException as exc:  # re-raised on the main thread, which owns the exit code
-                outcome["error"] = exc
-            finally:
-                self.finished.set()
-
-        worker = threading.Thread(target=work, name="studio-run")
-        self.running = True
-        worker.start()
-        while not self.finished.wait(0.1):  # a timeout: a signal that lands on another thread runs its handler here
-            pass
-        worker.join()
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["value"]
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        self.count += 1
-        if self.count == 1:
-            self.first_at = time.perf_counter()
-            self.token.cancel()
-            _note("cancelling: the run stops at its next step (Ctrl+C again quits without waiting)")
-        elif not self.running:  # this very thread is still loading the graph: waiting would hold it up
-            self._quit_now()
-        elif not self.finished.wait(max(0.0, self.first_at + FORCE_GRACE - time.perf_counter())):
-            self._quit_now()
-
-    def _quit_now(self) -> None:
-        """Leave while the worker is still inside a step that cannot be interrupted (a model load).
-
-        ``os._exit`` skips interpreter shutdown, the part that aborts the process ("terminate called
-        without an active exception") when a thread is still inside torch. Nodes that write files
-        check for cancelling every frame, so within the grace period they have stopped and removed
-        their temporary file.
-        """
-        current = self.watch.current
-        _note(f"quit without waiting for {safe(f'{current[0]} ({current[1]})') if current else 'the run'}")
-        self.watch.abandon(time.perf_counter() - self.started)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(EXIT_FAILED)
-
-
-def _note(text: str) -> None:
-    sys.stderr.write(("\n" if sys.stderr.isatty() else "") + text + "\n")
-    sys.stderr.flush()
-
-
-class RunWatch:
-    """Passes a run's events to a printer, one at a time, keeping what a report of an abandoned run needs."""
-
-    def __init__(self, printer: JsonPrinter | ProgressPrinter) -> None:
-        self.printer = printer
-        self.current: tuple[str, str] | None = None
-        self.nodes: dict[str, tuple[str, float, str | None]] = {}  # id -> (status, seconds, error)
-        self._lock = threading.Lock()
-
-    def __call__(self, event: Any) -> None:
-        with self._lock:
-            kind = event.kind
-            if kind == "node_started":
-                self.current = (event.node_id, event.node_type)
-            elif kind in ("node_finished", "node_cached", "node_failed"):
-                self.current = None
-                status = {"node_finished": "ran", "node_cached": "cached", "node_failed": "failed"}[kind]
-                self.nodes[event.node_id] = (status, getattr(event, "seconds", 0.0), getattr(event, "message", None))
-            self.printer(event)
-
-    def abandon(self, seconds: float) -> None:
-        """Report the run as cancelled without the engine: the nodes so far, the one running skipped."""
-        from studio.engine import Done, NodeReport, RunReport
-
-        report = RunReport(cancelled=True, seconds=seconds)
-        report.nodes = {node_id: NodeReport(*entry) for node_id, entry in self.nodes.items()}
-        if self.current is not None:
-            report.nodes[self.current[0]] = NodeReport("skipped", error="cancelled")
-        # Not if the worker is stuck writing an event (a reader that stopped reading): no torn line.
-        if self._lock.acquire(timeout=1.0):
-            with contextlib.suppress(OSError):  # a closed stdout must not stop the exit
-                self.printer(Done(report))
-                self.printer.finish(report)
-
-
-class JsonPrinter:
-    """One JSON object per line on stdout, flushed, for tools that drive the studio.
-
-    ``json.dumps`` escapes control characters (and all non-ASCII), so no text in an event can
-    steer a terminal or forge a line.
-    """
-
-    def __call__(self, event: Any) -> None:
-        sys.stdout.write(json.dumps(event.to_json(), default=str) + "\n")
-        sys.stdout.flush()
-
-    def finish(self, report: Any) -> None:
-        """Nothing to add: the ``done`` event was the last line."""
-
-
-class ProgressPrinter:
-    """A one-line progress bar on a terminal; plain lines when output is a file or pipe."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.started = time.perf_counter()
-        self.current = ""
-
-    def __call__(self, event: Any) -> None:
-        kind = event.kind
-        if kind == "node_started":
-            self.current = f"{event.node_id} ({event.node_type})"
-            self._line(f"running {self.current}")
-        elif kind == "node_cached":
-            self._line(f"cached  {event.node_id} ({event.node_type})", final=True)
-        elif kind == "progress" and self.tty:
-            width = 24
-            filled = int(width * event.done / max(event.total, 1))
-            self._line(f"running {self.current} [{'#' * filled}{'.' * (width - filled)}] {event.done}/{event.total}")
-        elif kind == "node_finished":
-            self._line(f"done    {event.node_id} ({event.node_type}) in {event.seconds:.2f}s", final=True)
-        elif kind == "node_failed":
-            self._line(f"FAILED  {event.message}", final=True)
-            if event.skipped:
-                self._line(f"skipped {', '.join(event.skipped)}", final=True)
-
-    def _line(self, text: str, final: bool = False) -> None:
-        text = safe(text)  # node ids, types and messages come from the graph file
-        if self.tty:
-            sys.stderr.write("\r\x1b[2K" + text[:200] + ("\n" if final else ""))
-        elif final or text.startswith("running"):
-            sys.stderr.write(text + "\n")
-        sys.stderr.flush()
-
-    def finish(self, report: Any) -> None:
-        elapsed = time.perf_counter() - self.started
-        if report.cancelled:
-            print(f"cancelled after {elapsed:.1f}s", file=sys.stderr)
-        elif not report.ok:
-            reasons = "; ".join(r.error or "" for r in report.failed.values())
-            print(f"run failed after {elapsed:.1f}s: {safe(reasons)}", file=sys.stderr)
-        for path in report.files():
-            print(f"wrote {safe(str(path))}")
-
-
 def _gui(argv: list[str]) -> int:
     if argv and argv[0] in ("-h", "--help"):
         build_parser().print_help()
@@ -514,28 +356,6 @@ def no_display_reason(environ: Any, platform: str) -> str | None:
     if names:
         return f"no display for QT_QPA_PLATFORM={chosen} (DISPLAY or WAYLAND_DISPLAY is not set)"
     return "no display to open the window on (neither DISPLAY nor WAYLAND_DISPLAY is set)"
-
-
-def _log_to_stderr() -> None:
-    """Log records as lines on stderr (see :class:`LogLine`), unless the caller set up logging already."""
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(LogLine())
-        root.addHandler(handler)
-
-
-class LogLine(logging.Formatter):
-    """A log record as one escaped line. A traceback follows only for what may be a bug in our code:
-    an OSError (a name too long, a full disk, a permission) is the user's to fix, and the node's
-    failure line already names it."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = safe(f"{record.levelname.lower()}: {record.getMessage()}")
-        error = record.exc_info[1] if record.exc_info else None
-        if error is None or isinstance(error, OSError):
-            return line
-        return line + "\n" + self.formatException(record.exc_info)
 
 
 def _version() -> str:

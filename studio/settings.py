@@ -34,6 +34,16 @@ def data_dir() -> Path:
     return platformdirs.user_data_path(APP_NAME)
 
 
+def cache_dir() -> Path:
+    """Where expensive node outputs are kept between runs (safe to delete)."""
+    home = os.environ.get("STUDIO_HOME")
+    if home:
+        return Path(home) / "cache"
+    import platformdirs
+
+    return platformdirs.user_cache_path(APP_NAME)
+
+
 @dataclass
 class Settings:
     model_folders: list[str] = field(default_factory=list)  # besides the app's own models folder

@@ -161,7 +161,7 @@ def test_an_os_error_inside_a_node_is_a_line_not_a_traceback(tmp_path):
 
 
 def test_log_lines_keep_a_traceback_only_for_what_may_be_a_bug():
-    from studio.cli import LogLine
+    from studio.run_console import LogLine
 
     def record(error):
         try:
@@ -347,10 +347,55 @@ def test_validate_and_usage_lines_escape_text_from_the_graph(tmp_path, capsys):
 
 
 def test_json_events_escape_control_characters(capsys):
-    from studio.cli import JsonPrinter
     from studio.engine import NodeFailed
+    from studio.run_console import JsonPrinter
 
     JsonPrinter()(NodeFailed("n" + EVIL, "T", "message " + EVIL, ("a\x1b",)))
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and all(c == "\n" or 32 <= ord(c) < 127 for c in out)
     assert json.loads(out)["message"] == "message " + EVIL
+
+
+def test_a_bundled_graph_runs_from_any_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no resources/ here: the bundled copy is used
+    sets = ["--set", "pattern.frames=4", "--set", "pattern.width=32", "--set", "pattern.height=32"]
+    assert main(["run", "resources/graphs/test-pattern.graph.json", "-o", "out", "--device", "cpu", *sets]) == 0
+    assert len(list((tmp_path / "out").glob("*.mp4"))) == 1
+
+
+def test_models_lists_a_folder_given_with_models_and_says_what_it_skipped(tmp_path, capsys):
+    from test_families import write_header
+
+    write_header(tmp_path / "wan_t2v_1.3B.safetensors", {"patch_embedding.weight": (1536, 16, 1, 2, 2)})
+    (tmp_path / "broken.safetensors").write_bytes(b"\x02\x00\x00\x00\x00\x00\x00\x0042")
+    assert main(["models", "--models", str(tmp_path), "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert str(tmp_path) in listing["folders"]
+    found = {m["name"]: m for m in listing["models"]}
+    assert found["wan_t2v_1.3B.safetensors"]["variant"] == "Wan T2V 1.3B"
+    assert [s["path"] for s in listing["skipped"]] == [str(tmp_path / "broken.safetensors")]
+    assert main(["models", "--models", str(tmp_path / "nowhere")]) == 2
+    assert "--models" in capsys.readouterr().err
+
+
+@pytest.mark.ml
+def test_a_second_identical_run_reuses_the_sampled_latent_from_disk(tmp_path):
+    graph = ROOT / "resources/graphs/starter.graph.json"
+    quick = ["--set", "sampler.steps=2", "--set", "upscale.scale=1", "--set", "interpolate.multiplier=2"]
+    env = {**os.environ, "STUDIO_HOME": str(tmp_path / "home")}
+    statuses = []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "studio.cli", "run", str(graph), "-o", str(tmp_path / "out"), "--json", *quick],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout.splitlines()[-1])
+        statuses.append({k: v["status"] for k, v in report["nodes"].items()})
+    assert statuses[0]["sampler"] == "ran"
+    assert statuses[1]["sampler"] == "cached" and statuses[1]["prompt"] == "cached"  # no sampling, no encoding
+    assert statuses[1]["decode"] == "ran" and statuses[1]["save"] == "ran"
+    assert list((tmp_path / "home" / "cache" / "outputs").glob("*/*.safetensors"))

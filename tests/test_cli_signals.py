@@ -117,8 +117,8 @@ def test_a_second_sigint_during_a_model_load_quits_without_waiting(tmp_path):
 
 
 def test_a_second_signal_quits_a_step_that_does_not_stop(monkeypatch, capsys):
-    from studio.cli import JsonPrinter, RunInterrupts, RunWatch
     from studio.engine import CancelToken, NodeFinished, NodeStarted
+    from studio.run_console import JsonPrinter, RunInterrupts, RunWatch
 
     class Quit(Exception):
         pass
@@ -127,7 +127,7 @@ def test_a_second_signal_quits_a_step_that_does_not_stop(monkeypatch, capsys):
         raise Quit(code)
 
     monkeypatch.setattr(os, "_exit", exit_)
-    monkeypatch.setattr("studio.cli.FORCE_GRACE", 0.2)
+    monkeypatch.setattr("studio.run_console.FORCE_GRACE", 0.2)
     watch = RunWatch(JsonPrinter())
     interrupts = RunInterrupts(CancelToken(), watch)
     release = threading.Event()

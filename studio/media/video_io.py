@@ -5,8 +5,6 @@ PyAV gives us libx264/x265/vpx/svtav1/prores in-process; the app never shells ou
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -375,33 +373,6 @@ def read_embedded_graph_text(path: str | Path) -> str | None:
         if key.lower() == GRAPH_TAG:
             return value
     return None
-
-
-def read_embedded_graph(path: str | Path) -> dict[str, Any] | None:
-    """The embedded graph as parsed JSON, or None when there is none or it is not strict JSON.
-
-    Kept for ``studio.cli`` until it reads :func:`read_embedded_graph_text` with ``loads_graph``:
-    this refuses NaN and infinities but applies none of the loader's other limits.
-    """
-    text = read_embedded_graph_text(path)
-    if text is None:
-        return None
-    try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:20]} is out of range")
-    return value
 
 
 def read_tags(path: str | Path) -> dict[str, str]:
