@@ -19,10 +19,11 @@ def sd_folder(tmp_path_factory):
     return build_sd(tmp_path_factory.mktemp("models") / "tiny-sd")
 
 
-def _load(registry, path, config="", **settings):
+def _load(registry, path, config="", parts=None, **settings):
     spec = registry["LoadModel"]
     ctx = make_context("LoadModel", settings=RunSettings(**settings))
-    return spec.compute(ctx, path=str(path), family="auto", dtype="auto", offload="none", config=config)["model"]
+    values = dict(path=str(path), family="auto", dtype="auto", offload="none", config=config) | (parts or {})
+    return spec.compute(ctx, **values)["model"]
 
 
 def _ldm_checkpoint(path, keys, shapes=None):
@@ -232,3 +233,16 @@ def test_single_file_of_a_family_without_single_file_support_says_so(registry, t
         NodeError, match=r"wan-transformer.safetensors: Wan 2.1/2.2 models cannot be loaded from a single"
     ):
         _load(registry, checkpoint)
+
+
+def test_separate_parts_are_refused_where_the_model_already_has_them(registry, sd_folder, tmp_path):
+    vae = tmp_path / "vae.safetensors"
+    vae.write_bytes(b"")
+    with pytest.raises(NodeError, match=r"vae: only for a single diffusion-model file, but path .* is a folder"):
+        _load(registry, sd_folder, parts={"vae": str(vae)})
+    with pytest.raises(NodeError, match=r"text_encoder: path '.*nowhere.safetensors' does not exist"):
+        _load(registry, sd_folder, parts={"text_encoder": str(tmp_path / "nowhere.safetensors")})
+    pickled = tmp_path / "te.bin"
+    pickled.write_bytes(b"x")
+    with pytest.raises(NodeError, match=r"te\.bin is a pickle file"):
+        _load(registry, sd_folder, parts={"text_encoder": str(pickled)})

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from nodes.diffusion.values import ModelHandle
+from nodes.diffusion.values import ModelHandle, ModelParts
 from studio.nodeapi import FamilyRegistry, FamilySpec, NodeError
 from studio.nodeapi.weights import WeightsFileError, read_model_index, safetensors_header
 
@@ -163,14 +163,19 @@ def load_model(
     allow_pickle: bool,
     logger: Any,
     config: Path | None = None,
+    parts: ModelParts | None = None,
 ) -> ModelHandle:
     import torch
 
     adapter = families.adapter(family.name)
     torch_dtype = getattr(torch, dtype)
     cls = adapter.load_class()
+    parts = parts or ModelParts()
     if config is not None and path.is_dir():
         raise NodeError(f"config is only for single .safetensors files, but path {path} is a folder; clear config")
+    if parts.given() and path.is_dir():
+        names = ", ".join(parts.given())
+        raise NodeError(f"{names}: only for a single diffusion-model file, but path {path} is a folder; clear {names}")
     try:
         with offline():
             if path.is_dir():
@@ -179,7 +184,7 @@ def load_model(
                     path, dtype=torch_dtype, local_files_only=True, use_safetensors=None if pickled else True
                 )
             else:
-                pipe = _load_single_file(cls, path, torch_dtype, allow_pickle, config, adapter.label)
+                pipe = adapter.load_file(path, parts, torch_dtype, allow_pickle, config)
     except NodeError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -252,9 +257,10 @@ def _cached_config(checkpoint: Any) -> tuple[str, Path | None]:
         return repo, None
 
 
-def _load_single_file(
+def load_single_file(
     cls: Any, path: Path, torch_dtype: Any, allow_pickle: bool, config: Path | None = None, label: str = ""
 ) -> Any:
+    """A full single-file checkpoint through diffusers' ``from_single_file``, with a local config folder."""
     refuse_pickle(path, allow_pickle)
     if path.suffix not in PICKLE_SUFFIXES and path.suffix != ".safetensors":
         raise NodeError(f"{path.name}: expected a diffusers folder or a .safetensors file")

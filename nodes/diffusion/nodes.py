@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from nodes.diffusion.families import BUILTIN_FAMILY_NAMES, SampleJob
 from nodes.diffusion.loading import DTYPES, OFFLOAD, detect_family, load_model, refuse_pickle, resolve_path
 from nodes.diffusion.previews import latent_preview
 from nodes.diffusion.schedulers import SCHEDULER_CHOICES, make_scheduler
-from nodes.diffusion.values import LATENT_ON_DISK, Conditioning, Latent, ModelHandle
+from nodes.diffusion.values import LATENT_ON_DISK, Conditioning, Latent, ModelHandle, ModelParts
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
 from studio.media.types import Frames
@@ -73,18 +74,42 @@ def _same_family(model: ModelHandle, value: Any, port: str) -> None:
             "describe the file (model_index.json and config files suffice); empty: a folder named after "
             "the file next to it, else the Hugging Face cache",
         ),
+        *(
+            ParamSpec(name, t.PATH, "", file_types=(".safetensors", ".gguf"), doc=doc)
+            for name, doc in (
+                ("text_encoder", "for a bare diffusion-model file: the text encoder (file or folder)"),
+                ("vae", "for a bare diffusion-model file: the VAE (file or folder)"),
+                ("image_encoder", "for a bare image-to-video model file: the image encoder (file or folder)"),
+            )
+        ),
     ],
     outputs=[OutputSpec("model", t.MODEL)],
 )
-def load_model_node(ctx, *, path: str, family: str, dtype: str, offload: str, config: str = "") -> dict:
+def load_model_node(
+    ctx,
+    *,
+    path: str,
+    family: str,
+    dtype: str,
+    offload: str,
+    config: str = "",
+    text_encoder: str = "",
+    vae: str = "",
+    image_encoder: str = "",
+) -> dict:
     resolved = resolve_path(path, ctx.settings.model_folders, ctx.bundled)
     refuse_pickle(resolved, ctx.settings.allow_pickle)
-    config_folder = None
-    if config.strip():
+    optional = {"config": config, "text_encoder": text_encoder, "vae": vae, "image_encoder": image_encoder}
+    found: dict[str, Path | None] = {}
+    for name, given in optional.items():
         try:
-            config_folder = resolve_path(config, ctx.settings.model_folders, ctx.bundled)
+            found[name] = resolve_path(given, ctx.settings.model_folders, ctx.bundled) if given.strip() else None
         except NodeError as exc:
-            raise NodeError(f"config: {exc}") from None
+            raise NodeError(f"{name}: {exc}") from None
+        if found[name] is not None and name != "config":
+            refuse_pickle(found[name], ctx.settings.allow_pickle)
+    config_folder = found.pop("config")
+    parts = ModelParts(**found)
     families = ctx.families
     if family == "auto":
         detected = detect_family(resolved, families)
@@ -103,6 +128,7 @@ def load_model_node(ctx, *, path: str, family: str, dtype: str, offload: str, co
             allow_pickle=ctx.settings.allow_pickle,
             logger=ctx.logger,
             config=config_folder,
+            parts=parts,
         )
     return {"model": handle}
 

@@ -36,6 +36,19 @@ class LatentFormat:
         return latent_frames if self.temporal == 1 else (latent_frames - 1) * self.temporal + 1
 
 
+@dataclass(frozen=True)
+class ModelParts:
+    """The separate files a bare diffusion-model file needs (ComfyUI keeps them in folders of their
+    own): each a file or a diffusers component folder, None when not given."""
+
+    text_encoder: Path | None = None
+    vae: Path | None = None
+    image_encoder: Path | None = None
+
+    def given(self) -> dict[str, Path]:
+        return {name: path for name, path in vars(self).items() if path is not None}
+
+
 @dataclass(eq=False)
 class ModelHandle:
     """A loaded diffusers pipeline and the family adapter that drives it."""

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from nodes.diffusion.values import Conditioning, Latent, LatentFormat, ModelHandle
+from nodes.diffusion.values import Conditioning, Latent, LatentFormat, ModelHandle, ModelParts
 from studio.nodeapi import FamilySpec, NodeError
 
 DECODE_CHUNK = 8  # image frames decoded at once: bounds VAE memory on long clips
@@ -139,6 +140,19 @@ class Family:
         import diffusers
 
         return getattr(diffusers, self.spec.pipelines[0])
+
+    def load_file(
+        self, path: Path, parts: ModelParts, torch_dtype: Any, allow_pickle: bool, config: Path | None
+    ) -> Any:
+        """The pipeline for a single weights file: a full checkpoint, or a bare diffusion model plus
+        ``parts``. The default reads full checkpoints through diffusers' ``from_single_file`` with a
+        local config folder; families with bare-file loaders override it."""
+        from nodes.diffusion.loading import load_single_file
+
+        if parts.given():
+            names = ", ".join(parts.given())
+            raise NodeError(f"{names}: {self.label} models load from one checkpoint file; clear {names}")
+        return load_single_file(self.load_class(), path, torch_dtype, allow_pickle, config, self.label)
 
     def latent_format(self, pipe: Any) -> LatentFormat:
         raise NotImplementedError
