@@ -188,18 +188,27 @@ def cmd_nodes(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     from studio.composition import default_families
-    from studio.models import scan_models
-    from studio.settings import Settings
+    from studio.models import bundled_models, scan_models
+    from studio.nodeapi.kinds import KIND_LABELS, KINDS
+    from studio.settings import Settings, ensure_models_folder
 
+    try:
+        ensure_models_folder()  # first use: the app's folder, with a README saying what goes where
+    except OSError as exc:
+        print(f"warning: cannot create the models folder: {safe(str(exc))}", file=sys.stderr)
     folders = [*_model_folders(args.models), *Settings.load().model_paths()]
-    scan = scan_models(folders, default_families())
+    families = default_families()
+    scan = scan_models(folders, families)
+    bundled = bundled_models(families)
+    skipped = [*scan.skipped, *bundled.skipped]
     if args.json:
         print(
             json.dumps(
                 {
                     "folders": [str(f) for f in folders],
                     "models": [m.to_json() for m in scan.models],
-                    "skipped": [s.to_json() for s in scan.skipped],
+                    "bundled": [m.to_json() for m in bundled.models],
+                    "skipped": [s.to_json() for s in skipped],
                 },
                 indent=2,
             )
@@ -207,12 +216,23 @@ def cmd_models(args: argparse.Namespace) -> int:
         return EXIT_OK
     print("model folders: " + safe(", ".join(str(f) for f in folders)))
     if not scan.models:
-        print("no models found")
-    for model in scan.models:
-        kind = model.variant or model.family
-        print(safe(f"  {model.name:40s} {kind:24s} {_human_size(model.size_bytes):>9s}  {model.path}"))
-    for skipped in scan.skipped:
-        print(safe(f"skipped {skipped.path}: {skipped.reason}"), file=sys.stderr)
+        print("no models found in the model folders")
+    for kind in KINDS:
+        found = [m for m in scan.models if m.kind == kind]
+        if found:
+            print(safe(KIND_LABELS[kind] if kind == "unknown" else f"{KIND_LABELS[kind]}s"))
+        for model in found:
+            what = model.variant or model.family
+            note = "  (needs allow pickle)" if model.needs_pickle else ""
+            line = f"  {model.name:40s} {what:26s} {model.precision or '-':12s} {_human_size(model.size_bytes):>9s}"
+            print(safe(f"{line}  {model.path}{note}"))
+    if bundled.models:
+        print("bundled with the app")
+    for model in bundled.models:
+        line = f"  {model.name:40s} {model.variant:26s} {model.precision:12s} {_human_size(model.size_bytes):>9s}"
+        print(safe(f"{line}  {model.ref}"))
+    for item in skipped:
+        print(safe(f"skipped {item.path}: {item.reason}"), file=sys.stderr)
     return EXIT_OK
 
 

@@ -44,6 +44,54 @@ def cache_dir() -> Path:
     return platformdirs.user_cache_path(APP_NAME)
 
 
+MODELS_ENV = "STUDIO_MODELS"  # more model folders, separated by os.pathsep
+MODELS_README = """\
+Models for studio
+=================
+
+Put model files here, or add the folders you already have (a ComfyUI install or its models/
+folder works as it is) in the window's settings, with --models DIR, or in the STUDIO_MODELS
+environment variable (folders separated by {sep}). `studio models` lists what it finds.
+
+  checkpoints/       full single-file models: SD 1.x/2.x and SDXL .safetensors
+  diffusion_models/  bare UNets and transformers: Wan .safetensors (bf16, fp8) and .gguf files
+  text_encoders/     text encoders: umt5_xxl (Wan), clip_l, clip_g
+  vae/               VAEs: wan_2.1_vae, wan2.2_vae, sdxl_vae
+  clip_vision/       image encoders: clip_vision_h (Wan 2.1 image-to-video)
+  loras/             LoRAs
+  upscale_models/    upscalers (ESRGAN-like); .pth files load only with "allow pickle"
+
+A diffusers folder (one with model_index.json) can go anywhere here. These are ComfyUI's
+folder names. Nothing is ever downloaded.
+"""
+MODEL_KIND_FOLDERS = (
+    "checkpoints",
+    "diffusion_models",
+    "text_encoders",
+    "vae",
+    "clip_vision",
+    "loras",
+    "upscale_models",
+)
+
+
+def default_models_folder() -> Path:
+    """The app's own models folder (not created here: see :func:`ensure_models_folder`)."""
+    return data_dir() / "models"
+
+
+def ensure_models_folder() -> Path:
+    """Create the app's models folder on first use, with its kind folders and a README.txt saying
+    what goes where. Raises OSError when it cannot be made."""
+    folder = default_models_folder()
+    if (folder / "README.txt").exists():
+        return folder
+    for name in MODEL_KIND_FOLDERS:
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(folder / "README.txt", MODELS_README.format(sep=repr(os.pathsep)).encode("utf-8"))
+    return folder
+
+
 @dataclass
 class Settings:
     model_folders: list[str] = field(default_factory=list)  # besides the app's own models folder
@@ -57,8 +105,14 @@ class Settings:
         return Path(self.output_dir) if self.output_dir else data_dir() / "output"
 
     def model_paths(self) -> list[Path]:
-        """The app's own models folder first, then the folders the user added."""
-        return [data_dir() / "models", *(Path(p) for p in self.model_folders)]
+        """The app's own models folder first, then the folders in ``STUDIO_MODELS`` (separated by
+        ``os.pathsep``), then the folders the user added; each once."""
+        env = [Path(p).expanduser() for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p.strip()]
+        paths: list[Path] = []
+        for path in (default_models_folder(), *env, *(Path(p) for p in self.model_folders)):
+            if path not in paths:
+                paths.append(path)
+        return paths
 
     @classmethod
     def load(cls, path: Path | None = None) -> "Settings":
