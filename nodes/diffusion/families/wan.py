@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from nodes.diffusion.families.base import (
@@ -14,7 +15,7 @@ from nodes.diffusion.families.base import (
     vae_tiling,
     video_to_video_timesteps,
 )
-from nodes.diffusion.values import Latent, LatentFormat, ModelHandle
+from nodes.diffusion.values import Latent, LatentFormat, ModelHandle, ModelParts
 from studio.nodeapi import FamilySpec, NodeError
 
 
@@ -24,6 +25,15 @@ class Wan(Family):
     flow_matching = True
     default_fps = 16.0
     max_sequence_length = 512  # WanPipeline.__call__'s default
+
+    def load_file(
+        self, path: Path, parts: ModelParts, torch_dtype: Any, allow_pickle: bool, config: Path | None
+    ) -> Any:
+        """A bare Wan transformer file (official, ComfyUI or diffusers names) with the text encoder and
+        VAE ``parts`` name, assembled into a WanPipeline (see wan_files)."""
+        from nodes.diffusion.families.wan_files import load_wan_files
+
+        return load_wan_files(path, parts, torch_dtype, allow_pickle, config)
 
     def latent_format(self, pipe: Any) -> LatentFormat:
         transformer = pipe.transformer if pipe.transformer is not None else pipe.transformer_2

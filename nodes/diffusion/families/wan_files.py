@@ -1,0 +1,322 @@
+"""Wan from the files ComfyUI users have, assembled into a WanPipeline offline.
+
+``path`` is a bare Wan transformer (``diffusion_models/wan2.1_t2v_1.3B_bf16.safetensors``): the
+official key layout, ComfyUI's (the same under ``model.diffusion_model.``) or diffusers'. The parts
+it lacks come from LoadModel's ``text_encoder`` (a UMT5 file or a diffusers folder) and ``vae``
+(a Wan VAE file in the original layout, or a diffusers folder). Each configuration is read from the
+tensors' names and shapes, as ComfyUI's model detection does, with diffusers' defaults (which the
+published Wan configs share) for what shapes cannot tell. The weights go through diffusers' own
+converters and ``from_single_file``, given a config folder written here, so nothing is fetched.
+
+Wan 2.2 A14B comes as two experts in two files (``…high_noise…``, ``…low_noise…``): naming either
+loads both, as ``transformer`` (high noise) and ``transformer_2`` (low noise).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from nodes.diffusion import text_encoders
+from nodes.diffusion.loading import PICKLE_SUFFIXES, refuse_pickle
+from nodes.diffusion.values import ModelParts
+from studio.nodeapi import NodeError
+
+COMFY_PREFIX = "model.diffusion_model."
+HEAD_DIM = 128  # every published Wan transformer's attention head size (ComfyUI's detection assumes it too)
+ROPE_MAX_SEQ_LEN = 1024  # not stored in the weights; the published configs' value
+# The scheduler Wan's diffusers repositories ship (scheduler/scheduler_config.json); Wan 2.2 TI2V
+# 5B samples with flow_shift 5.0 (diffusers' scripts/convert_wan_to_diffusers.py).
+SCHEDULER = {
+    "num_train_timesteps": 1000,
+    "solver_order": 2,
+    "prediction_type": "flow_prediction",
+    "predict_x0": True,
+    "solver_type": "bh2",
+    "lower_order_final": True,
+    "disable_corrector": [],
+    "final_sigmas_type": "zero",
+    "timestep_spacing": "linspace",
+    "use_flow_sigmas": True,
+    "flow_shift": 3.0,
+}
+TI2V_FLOW_SHIFT = 5.0
+A14B_BOUNDARY_RATIO = 0.875  # Wan2.2-T2V-A14B-Diffusers' model_index.json: the low-noise expert's share
+EXPERT_NAMES = ("high_noise", "low_noise")
+UNSUPPORTED = {"vace_blocks.": "Wan VACE", "motion_encoder.": "Wan Animate", "face_adapter.": "Wan Animate"}
+
+
+def load_wan_files(path: Path, parts: ModelParts, torch_dtype: Any, allow_pickle: bool, config: Path | None) -> Any:
+    """A WanPipeline from a bare transformer file and the text encoder and VAE ``parts`` name."""
+    from diffusers import UniPCMultistepScheduler, WanPipeline
+
+    if config is not None:
+        raise NodeError("config: not used for a bare Wan transformer file (its parts come from text_encoder and vae)")
+    if parts.image_encoder is not None:
+        raise NodeError("image_encoder: Wan text-to-video models take no image encoder; clear image_encoder")
+    experts = expert_files(path)
+    channels = check_variant(path)
+    missing_parts(path, parts, channels)
+    transformers = [load_transformer(file, torch_dtype, allow_pickle) for file in experts]
+    text_encoder, tokenizer = load_text_encoder(parts.text_encoder, torch_dtype, allow_pickle)
+    vae = load_vae(parts.vae, torch_dtype, allow_pickle)
+    latent_channels = transformers[0].config.out_channels
+    if vae.config.z_dim != latent_channels:
+        raise NodeError(
+            f"vae: {parts.vae.name} makes {vae.config.z_dim}-channel latents but {path.name} works on "
+            f"{latent_channels}; use {vae_file_for(transformers[0].config.in_channels)}"
+        )
+    ti2v = transformers[0].config.in_channels == 48
+    scheduler = UniPCMultistepScheduler(**{**SCHEDULER, **({"flow_shift": TI2V_FLOW_SHIFT} if ti2v else {})})
+    return WanPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        scheduler=scheduler,
+        transformer=transformers[0],
+        transformer_2=transformers[1] if len(transformers) > 1 else None,
+        boundary_ratio=A14B_BOUNDARY_RATIO if len(transformers) > 1 else None,
+        expand_timesteps=ti2v,
+    )
+
+
+def expert_files(path: Path) -> list[Path]:
+    """``[path]``, or Wan 2.2 A14B's two experts ``[high noise, low noise]`` when ``path`` names one."""
+    for mine, other in (EXPERT_NAMES, EXPERT_NAMES[::-1]):
+        if mine in path.name:
+            partner = path.with_name(path.name.replace(mine, other))
+            if not partner.is_file():
+                raise NodeError(
+                    f"{path.name} is one of Wan 2.2 A14B's two experts; its {other.replace('_', '-')} partner "
+                    f"{partner.name} was not found beside it in {path.parent}"
+                )
+            return [path, partner] if mine == "high_noise" else [partner, path]
+    return [path]
+
+
+def vae_file_for(channels: int) -> str:
+    return "vae/wan2.2_vae.safetensors" if channels == 48 else "vae/wan_2.1_vae.safetensors"
+
+
+def check_variant(path: Path) -> int:
+    """The transformer's input channels from the file's header (16 when it cannot be read cheaply),
+    refusing the variants this family cannot sample before any weights are read."""
+    if path.suffix != ".safetensors":
+        return 16
+    from studio.nodeapi.weights import WeightsFileError, tensor_shapes
+
+    try:
+        shapes = tensor_shapes(path)
+    except WeightsFileError as exc:
+        raise NodeError(str(exc)) from None
+    prefix = COMFY_PREFIX if COMFY_PREFIX + "patch_embedding.weight" in shapes else ""
+    for marker, what in UNSUPPORTED.items():
+        if any(name.startswith(prefix + marker) for name in shapes):
+            raise NodeError(f"{path.name} is a {what} model, which is not supported yet; use a Wan text-to-video model")
+    patch = shapes.get(prefix + "patch_embedding.weight")
+    channels = patch[1] if patch is not None and len(patch) == 5 else 16
+    if channels == 36:
+        raise NodeError(
+            f"{path.name} is an image-to-video Wan model, which is not supported yet; use a text-to-video model"
+        )
+    return channels
+
+
+def missing_parts(path: Path, parts: ModelParts, channels: int) -> None:
+    """One error naming every part a bare transformer file needs and was not given."""
+    wanted = []
+    if parts.text_encoder is None:
+        wanted.append("text_encoder to a UMT5 file (ComfyUI: text_encoders/umt5_xxl_*.safetensors)")
+    if parts.vae is None:
+        wanted.append(f"vae to a Wan VAE file ({vae_file_for(channels)})")
+    if wanted:
+        raise NodeError(f"{path.name} is a bare Wan transformer: set {' and '.join(wanted)}")
+
+
+def read_weights(path: Path, allow_pickle: bool) -> dict[str, Any]:
+    """Every tensor of a weights file (pickles only when allowed, read with ``weights_only``)."""
+    import torch
+    from safetensors.torch import load_file
+
+    refuse_pickle(path, allow_pickle)
+    if path.suffix == ".safetensors":
+        return load_file(str(path))
+    if path.suffix == ".gguf":
+        raise NodeError(f"{path.name}: GGUF files are not supported yet; use a .safetensors file")
+    if path.suffix in PICKLE_SUFFIXES:
+        state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+        while isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+            state = state["state_dict"]
+        return state
+    raise NodeError(f"{path.name}: expected a .safetensors file")
+
+
+def diffusers_transformer_state(state: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Wan transformer's tensors under diffusers' names, from any of the three layouts."""
+    from diffusers.loaders.single_file_utils import convert_wan_transformer_to_diffusers
+
+    if any(key.startswith(COMFY_PREFIX) for key in state):
+        state = {key[len(COMFY_PREFIX) :]: value for key, value in state.items() if key.startswith(COMFY_PREFIX)}
+    if "head.modulation" in state:  # the official layout
+        if "img_emb.emb_pos" in state:  # FLF2V's image position embedding, which the converter leaves out
+            state["condition_embedder.image_embedder.pos_embed"] = state.pop("img_emb.emb_pos")
+        return convert_wan_transformer_to_diffusers(state)
+    if "scale_shift_table" in state and "condition_embedder.time_proj.weight" in state:
+        return state
+    raise NodeError(f"{name} is not a Wan transformer (no head.modulation or scale_shift_table tensor)")
+
+
+def transformer_config(state: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """WanTransformer3DModel's config from its tensors (diffusers names)."""
+
+    def shape(key: str) -> tuple[int, ...]:
+        if key not in state:
+            raise NodeError(f"{name}: the Wan transformer tensor {key} is missing; the file is incomplete")
+        return tuple(state[key].shape)
+
+    inner, in_channels, *patch = shape("patch_embedding.weight")
+    if inner % HEAD_DIM:
+        raise NodeError(f"{name}: transformer width {inner} is not a multiple of Wan's head size {HEAD_DIM}")
+    layers = 0
+    while f"blocks.{layers}.attn1.to_q.weight" in state:
+        layers += 1
+    image = "condition_embedder.image_embedder."
+    pos_embed = state.get(image + "pos_embed")
+    return {
+        "patch_size": patch,
+        "num_attention_heads": inner // HEAD_DIM,
+        "attention_head_dim": HEAD_DIM,
+        "in_channels": in_channels,
+        "out_channels": shape("proj_out.weight")[0] // (patch[0] * patch[1] * patch[2]),
+        "text_dim": shape("condition_embedder.text_embedder.linear_1.weight")[1],
+        "freq_dim": shape("condition_embedder.time_embedder.linear_1.weight")[1],
+        "ffn_dim": shape("blocks.0.ffn.net.0.proj.weight")[0],
+        "num_layers": layers,
+        "cross_attn_norm": "blocks.0.norm2.weight" in state,
+        "qk_norm": "rms_norm_across_heads" if "blocks.0.attn1.norm_q.weight" in state else None,
+        "eps": 1e-6,
+        "image_dim": shape(image + "norm1.weight")[0] if image + "norm1.weight" in state else None,
+        "added_kv_proj_dim": shape("blocks.0.attn2.add_k_proj.weight")[1]
+        if "blocks.0.attn2.add_k_proj.weight" in state
+        else None,
+        "rope_max_seq_len": ROPE_MAX_SEQ_LEN,
+        "pos_embed_seq_len": None if pos_embed is None else tuple(pos_embed.shape)[1],
+    }
+
+
+def load_transformer(path: Path, torch_dtype: Any, allow_pickle: bool) -> Any:
+    from diffusers import WanTransformer3DModel
+
+    state = diffusers_transformer_state(read_weights(path, allow_pickle), path.name)
+    config = transformer_config(state, path.name)
+    return from_single_file(WanTransformer3DModel, state, config, torch_dtype, path.name)
+
+
+def from_single_file(cls: Any, state: dict[str, Any], config: dict[str, Any], torch_dtype: Any, name: str) -> Any:
+    """``cls.from_single_file`` over tensors already in diffusers' names, with ``config`` written to a
+    local folder (so diffusers reads no repository), in ``torch_dtype`` with the modules the class keeps
+    in float32 kept there, as ``from_pretrained`` does (``from_single_file`` would cast them too).
+
+    The tensors must be exactly the model's: from_single_file would run its converter again over
+    any other set of names."""
+    from accelerate import init_empty_weights
+
+    with init_empty_weights():
+        expected = set(cls.from_config(config).state_dict())
+    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or unexpected:
+        detail = "; ".join(
+            f"{what}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
+            for what, keys in (("missing", missing), ("not in the model", unexpected))
+            if keys
+        )
+        raise NodeError(f"{name}: its tensors do not make the {cls.__name__} their shapes describe ({detail})")
+    with tempfile.TemporaryDirectory(prefix="studio-config-") as folder:
+        Path(folder, "config.json").write_text(json.dumps({"_class_name": cls.__name__, **config}))
+        model = cls.from_single_file(state, config=folder, local_files_only=True)  # the file's dtypes
+    cast_loaded(model, torch_dtype, expected)
+    return model
+
+
+def cast_loaded(model: Any, torch_dtype: Any, loaded: set[str]) -> None:
+    """Cast the loaded tensors to ``torch_dtype``, those of the class's ``_keep_in_fp32_modules`` to
+    float32 (diffusers' rule in ``load_model_dict_into_meta``)."""
+    import itertools
+
+    import torch
+
+    keep = model._keep_in_fp32_modules or []
+    for name, tensor in itertools.chain(model.named_parameters(), model.named_buffers()):
+        if name in loaded and tensor.is_floating_point():
+            target = torch.float32 if any(m in name.split(".") for m in keep) else torch_dtype
+            if tensor.dtype != target:
+                tensor.data = tensor.data.to(target)
+
+
+def load_vae(part: Path, torch_dtype: Any, allow_pickle: bool) -> Any:
+    """AutoencoderKLWan from a Wan 2.1 VAE file (original or diffusers names) or a diffusers folder."""
+    from diffusers import AutoencoderKLWan
+    from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
+
+    if part.is_dir():
+        folder = component_folder(part, "vae", allow_pickle)
+        return AutoencoderKLWan.from_pretrained(str(folder), dtype=torch_dtype, local_files_only=True)
+    state = read_weights(part, allow_pickle)
+    if "decoder.middle.0.residual.0.gamma" in state:  # the original layout
+        state = convert_wan_vae_to_diffusers(state)
+    for key in ("encoder.conv_in.weight", "post_quant_conv.weight"):
+        if key not in state:
+            raise NodeError(f"vae: {part.name} is not a Wan VAE (it has no {key} in either layout)")
+    z_dim = tuple(state["post_quant_conv.weight"].shape)[0]
+    if z_dim != 16:
+        raise NodeError(
+            f"vae: {part.name} is a Wan 2.2 VAE ({z_dim} latent channels), which loads only from a diffusers "
+            "folder for now: set vae to the vae/ folder of Wan-AI/Wan2.2-TI2V-5B-Diffusers"
+        )
+    config = {"base_dim": tuple(state["encoder.conv_in.weight"].shape)[0], "z_dim": z_dim}
+    return from_single_file(AutoencoderKLWan, state, config, torch_dtype, f"vae: {part.name}")
+
+
+def load_text_encoder(part: Path, torch_dtype: Any, allow_pickle: bool) -> tuple[Any, Any]:
+    """UMT5EncoderModel and its tokenizer from a UMT5 file or a diffusers folder."""
+    if part.is_dir():
+        from transformers import UMT5EncoderModel
+
+        folder = component_folder(part, "text_encoder", allow_pickle)
+        model = UMT5EncoderModel.from_pretrained(
+            str(folder), dtype=torch_dtype, local_files_only=True, use_safetensors=None if allow_pickle else True
+        )
+        tokenizer_folder = folder.parent / "tokenizer"
+        tokenizer = text_encoders.folder_tokenizer(tokenizer_folder) if tokenizer_folder.is_dir() else None
+        return model.eval(), tokenizer or umt5_tokenizer(None, part.name)
+    state, spiece = text_encoders.encoder_state(read_weights(part, allow_pickle), f"text_encoder: {part.name}")
+    tokenizer = umt5_tokenizer(spiece, part.name)
+    return text_encoders.load_umt5(state, torch_dtype, f"text_encoder: {part.name}"), tokenizer
+
+
+def umt5_tokenizer(spiece: bytes | None, name: str) -> Any:
+    if spiece is not None:
+        return text_encoders.spiece_tokenizer(spiece, f"text_encoder: {name}")
+    cached = text_encoders.cached_tokenizer()
+    if cached is None:
+        raise NodeError(f"text_encoder: {name} carries no tokenizer. {text_encoders.TOKENIZER_HELP}")
+    return cached
+
+
+def component_folder(part: Path, component: str, allow_pickle: bool) -> Path:
+    """A diffusers component folder (``vae/``, ``text_encoder/``), given itself or its pipeline folder;
+    pickled weights refused unless allowed."""
+    folder = part / component if (part / "model_index.json").is_file() else part
+    if not (folder / "config.json").is_file():
+        raise NodeError(f"{component}: {part} is not a diffusers {component} folder (it has no config.json)")
+    files = [f for f in folder.iterdir() if f.is_file()]
+    if not allow_pickle and not any(f.suffix == ".safetensors" for f in files):
+        if any(f.suffix in PICKLE_SUFFIXES for f in files):
+            raise NodeError(
+                f"{component}: {folder} holds only pickle weights (.bin/.pt), which can run code when loaded; "
+                "convert them to .safetensors or turn on 'allow pickle' in settings"
+            )
+    return folder

@@ -1,0 +1,243 @@
+"""Tiny Wan models written the way ComfyUI users have them: a bare transformer in the official
+key layout, a Wan VAE in its original layout, and a UMT5 text encoder in Hugging Face T5 names
+carrying its sentencepiece model as a ``spiece_model`` tensor (as ComfyUI's own export does).
+
+The weights are a tiny diffusers WanPipeline's; the original names are made by inverting the
+renames diffusers' single-file converters apply (``convert_wan_transformer_to_diffusers``,
+``convert_wan_vae_to_diffusers``), so diffusers' own converters map them back. Shapes follow the
+real models where loading infers from them: 128-wide attention heads, the Wan 2.1 VAE's block
+structure (4 stages of 2+1 residual blocks), UMT5's per-layer relative attention bias.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+# Text for the test's own sentencepiece model (nothing is fetched).
+SPIECE_LINES = [
+    "a red cat runs on the green grass",
+    "a blue sky over a big house",
+    "the small dog sits under the tree",
+    "fast cars drive in the city at night",
+    "slow boats float on the river",
+    "an old man reads a book by the window",
+]
+
+# The scheduler Wan's diffusers repositories ship (scheduler/scheduler_config.json), so the
+# diffusers folder samples exactly as the files assembled by LoadModel do.
+WAN_SCHEDULER = {
+    "prediction_type": "flow_prediction",
+    "use_flow_sigmas": True,
+    "num_train_timesteps": 1000,
+    "flow_shift": 3.0,
+}
+
+
+def train_spiece(lines: list[str] = SPIECE_LINES, vocab_size: int = 60) -> bytes:
+    """A sentencepiece unigram model with T5's special pieces (<pad>=0, </s>=1, <unk>=2), as bytes.
+
+    Identity normalisation, so a tokenizers-backed Unigram over the same pieces (what the diffusers
+    folder's tokenizer.json holds) tokenizes exactly as sentencepiece does.
+    """
+    import sentencepiece
+
+    out = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines * 4),
+        model_writer=out,
+        vocab_size=vocab_size,
+        model_type="unigram",
+        pad_id=0,
+        eos_id=1,
+        unk_id=2,
+        bos_id=-1,
+        hard_vocab_limit=False,
+        normalization_rule_name="identity",
+        minloglevel=2,
+    )
+    return out.getvalue()
+
+
+def folder_tokenizer(spiece: bytes):
+    """The diffusers folder's tokenizer: a T5Tokenizer (Unigram, tokenizers backend) over the pieces."""
+    import sentencepiece
+    from transformers import T5Tokenizer
+
+    sp = sentencepiece.SentencePieceProcessor(model_proto=spiece)
+    vocab = [(sp.id_to_piece(i), sp.get_score(i)) for i in range(sp.get_piece_size())]
+    return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=512)
+
+
+def wan_components(spiece: bytes, *, in_channels: int = 16, text_dim: int = 32) -> dict:
+    """A tiny Wan 2.1 text-to-video pipeline's components, shaped as the real files are."""
+    import sentencepiece
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    vocab = sentencepiece.SentencePieceProcessor(model_proto=spiece).get_piece_size()
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=128,  # the real models' head size, which loading assumes
+        in_channels=in_channels,
+        out_channels=16,
+        text_dim=text_dim,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=1024,
+    ).eval()
+    torch.manual_seed(0)
+    # The real VAE's structure (dim_mult, residual blocks, temporal downsampling) at a tiny width.
+    vae = AutoencoderKLWan(base_dim=8, z_dim=16).eval()
+    torch.manual_seed(0)
+    text_encoder = UMT5EncoderModel(
+        UMT5Config(
+            vocab_size=vocab + 4,  # the real embedding is padded past the tokenizer's vocabulary too
+            d_model=text_dim,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
+    ).eval()
+    return {
+        "transformer": transformer,
+        "vae": vae,
+        "text_encoder": text_encoder,
+        "tokenizer": folder_tokenizer(spiece),
+        "scheduler": UniPCMultistepScheduler(**WAN_SCHEDULER),
+    }
+
+
+# diffusers name → original name, applied in order (the inverse of the converter's renames).
+_TRANSFORMER_RENAMES = [
+    ("condition_embedder.time_embedder.linear_1", "time_embedding.0"),
+    ("condition_embedder.time_embedder.linear_2", "time_embedding.2"),
+    ("condition_embedder.text_embedder.linear_1", "text_embedding.0"),
+    ("condition_embedder.text_embedder.linear_2", "text_embedding.2"),
+    ("condition_embedder.time_proj", "time_projection.1"),
+    ("condition_embedder.image_embedder.norm1", "img_emb.proj.0"),
+    ("condition_embedder.image_embedder.ff.net.0.proj", "img_emb.proj.1"),
+    ("condition_embedder.image_embedder.ff.net.2", "img_emb.proj.3"),
+    ("condition_embedder.image_embedder.norm2", "img_emb.proj.4"),
+    ("attn2", "cross_attn"),
+    ("attn1", "self_attn"),
+    (".to_out.0.", ".o."),
+    (".to_q.", ".q."),
+    (".to_k.", ".k."),
+    (".to_v.", ".v."),
+    (".add_k_proj.", ".k_img."),
+    (".add_v_proj.", ".v_img."),
+    (".norm_added_k.", ".norm_k_img."),
+    ("ffn.net.0.proj", "ffn.0"),
+    ("ffn.net.2", "ffn.2"),
+    ("proj_out", "head.head"),
+]
+
+
+def original_transformer(state: dict) -> dict:
+    """A diffusers WanTransformer3DModel state dict in the official Wan key layout."""
+    out = {}
+    for key, value in state.items():
+        new = key
+        for diffusers_name, original in _TRANSFORMER_RENAMES:
+            new = new.replace(diffusers_name, original)
+        if new == "scale_shift_table":
+            new = "head.modulation"
+        new = re.sub(r"^(blocks\.\d+)\.scale_shift_table$", r"\1.modulation", new)
+        # The original orders its norms norm1, norm3 (cross-attention), norm2 (feed-forward).
+        new = re.sub(r"\.norm([23])\.", lambda m: ".norm" + ("3" if m.group(1) == "2" else "2") + ".", new)
+        out[new] = value
+    return out
+
+
+_VAE_RESIDUAL = {"norm1.gamma": "residual.0.gamma", "conv1": "residual.2", "norm2.gamma": "residual.3.gamma"}
+_VAE_RESIDUAL.update({"conv2": "residual.6", "conv_shortcut": "shortcut"})
+_VAE_FIXED = {
+    "quant_conv": "conv1",
+    "post_quant_conv": "conv2",
+    "encoder.conv_in": "encoder.conv1",
+    "decoder.conv_in": "decoder.conv1",
+    "encoder.norm_out.gamma": "encoder.head.0.gamma",
+    "encoder.conv_out": "encoder.head.2",
+    "decoder.norm_out.gamma": "decoder.head.0.gamma",
+    "decoder.conv_out": "decoder.head.2",
+}
+
+
+def _vae_residual(part: str) -> str:
+    for diffusers_name, original in _VAE_RESIDUAL.items():
+        if part == diffusers_name or part.startswith(diffusers_name + "."):
+            return original + part[len(diffusers_name) :]
+    return part
+
+
+def _original_vae_key(key: str) -> str:
+    for diffusers_name, original in _VAE_FIXED.items():
+        if key == diffusers_name or key.startswith(diffusers_name + "."):
+            return original + key[len(diffusers_name) :]
+    if m := re.match(r"^(encoder|decoder)\.mid_block\.(resnets|attentions)\.(\d+)\.(.+)$", key):
+        side, kind, index, rest = m.groups()
+        if kind == "attentions":
+            return f"{side}.middle.1.{rest}"
+        return f"{side}.middle.{2 * int(index)}.{_vae_residual(rest)}"
+    if m := re.match(r"^encoder\.down_blocks\.(\d+)\.(.+)$", key):
+        return f"encoder.downsamples.{m.group(1)}.{_vae_residual(m.group(2))}"
+    if m := re.match(r"^decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.+)$", key):
+        block, resnet, rest = m.groups()
+        return f"decoder.upsamples.{4 * int(block) + int(resnet)}.{_vae_residual(rest)}"
+    if m := re.match(r"^decoder\.up_blocks\.(\d+)\.upsamplers\.0\.(.+)$", key):
+        return f"decoder.upsamples.{4 * int(m.group(1)) + 3}.{m.group(2)}"
+    raise ValueError(f"no original name for VAE key {key}")
+
+
+def original_vae(state: dict) -> dict:
+    """A diffusers AutoencoderKLWan (Wan 2.1 structure) state dict in the original Wan VAE layout."""
+    return {_original_vae_key(key): value for key, value in state.items()}
+
+
+def comfy_umt5(state: dict, spiece: bytes | None) -> dict:
+    """A UMT5EncoderModel state dict as ComfyUI's text-encoder files hold it: Hugging Face T5 names,
+    the embedding once (``shared.weight``), and the sentencepiece model as a uint8 tensor."""
+    import torch
+
+    out = {k: v for k, v in state.items() if k != "encoder.embed_tokens.weight"}
+    if spiece is not None:
+        out["spiece_model"] = torch.frombuffer(bytearray(spiece), dtype=torch.uint8)
+    return out
+
+
+def save(state: dict, path: Path, prefix: str = "") -> Path:
+    """Write a state dict as .safetensors (contiguous copies, as real files hold them)."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({prefix + k: v.detach().contiguous().clone() for k, v in state.items()}, str(path))
+    return path
+
+
+def write_comfy_tree(components: dict, spiece: bytes, models: Path, *, prefix: str = "") -> dict[str, Path]:
+    """ComfyUI's models/ folders holding one tiny Wan 2.1 T2V: returns the three files."""
+    return {
+        "path": save(
+            original_transformer(components["transformer"].state_dict()),
+            models / "diffusion_models" / "wan2.1_t2v_1.3B_bf16.safetensors",
+            prefix,
+        ),
+        "text_encoder": save(
+            comfy_umt5(components["text_encoder"].state_dict(), spiece),
+            models / "text_encoders" / "umt5_xxl_fp16.safetensors",
+        ),
+        "vae": save(original_vae(components["vae"].state_dict()), models / "vae" / "wan_2.1_vae.safetensors"),
+    }
