@@ -334,3 +334,28 @@ def test_a_new_engine_takes_over_after_the_running_job_and_queued_jobs_stay(rec,
         assert (len(engine.cache), len(fresh.cache)) == (3, 2)  # each job's nodes cached where they ran
     finally:
         queue.shutdown()
+
+
+def test_models_are_budgeted_where_their_weights_sit_and_unloaded_on_request():
+    import numpy as np
+
+    class Model:
+        cache_pool = "models"
+
+        def __init__(self, vram, ram):
+            self.placed = {"vram": vram, "ram": ram}
+
+        def cache_placement(self):
+            return self.placed
+
+    cache = NodeCache(byte_budget=10_000, model_budget=10_000)
+    cache.budgets["vram"] = 6000  # as the engine sets it once the device is a GPU
+    cache.put("big", {"model": Model(vram=5000, ram=100)})
+    cache.put("offloaded", {"model": Model(vram=0, ram=8000)})  # sequential offload: weights in RAM
+    cache.put("frames", {"x": np.zeros(1000, np.uint8)})
+    assert {"big", "offloaded", "frames"} <= set(cache._entries)
+    cache.put("second", {"model": Model(vram=5000, ram=0)})  # two models do not fit the GPU
+    assert "big" not in cache and "second" in cache and "offloaded" in cache
+    assert (cache.place_nbytes("vram"), cache.place_nbytes("ram")) == (5000, 8000)
+    assert sorted(cache.drop("models")) == ["offloaded", "second"]
+    assert "frames" in cache and cache.pool_nbytes("models") == 0

@@ -66,12 +66,23 @@ class ModelHandle:
     memo: dict[str, Any] = field(default_factory=dict)  # small per-model results, e.g. the empty prompt
 
     def cache_nbytes(self) -> int:
-        total = 0
+        return sum(self.cache_placement().values()) or 1024
+
+    def cache_placement(self) -> dict[str, int]:
+        """Bytes of weights by where they sit: ``vram`` on a GPU, ``ram`` otherwise (offloaded parts
+        count where they are now)."""
+        placed: dict[str, int] = {}
         for component in getattr(self.pipeline, "components", {}).values():
             parameters = getattr(component, "parameters", None)
-            if callable(parameters):
-                total += sum(_tensor_bytes(p) for p in parameters())
-        return total or 1024
+            if not callable(parameters):
+                continue
+            for tensor in parameters():
+                kind = getattr(getattr(tensor, "device", None), "type", "cpu")
+                if kind == "meta":
+                    continue
+                place = "vram" if kind in ("cuda", "mps", "xpu") else "ram"
+                placed[place] = placed.get(place, 0) + _tensor_bytes(tensor)
+        return placed or {"ram": 1024}
 
 
 @dataclass(eq=False)
