@@ -24,6 +24,7 @@ MAX_PIXELS = 8192 * 8192  # per output frame
             "",
             file_types=(".safetensors", ".pth"),
             doc="upscaling model weights (method 'model'); .safetensors preferred, .pth loaded without code",
+            model_kinds=("upscaler",),
         ),
     ],
     outputs=[OutputSpec("frames", t.FRAMES)],

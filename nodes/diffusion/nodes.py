@@ -59,6 +59,7 @@ def _same_family(model: ModelHandle, value: Any, port: str) -> None:
             "",
             doc="a diffusers folder or a .safetensors file, absolute or inside a model folder",
             file_types=(".safetensors",),
+            model_kinds=("checkpoint", "diffusion_model", "diffusers"),
         ),
         ParamSpec("family", t.CHOICE, "auto", choices=FAMILY_CHOICES, doc="model family; auto tells it from the files"),
         ParamSpec("dtype", t.CHOICE, "auto", choices=DTYPES, doc="auto: half precision on GPUs, float32 on the CPU"),
@@ -75,7 +76,7 @@ def _same_family(model: ModelHandle, value: Any, port: str) -> None:
             "the file next to it, else the Hugging Face cache",
         ),
         *(
-            ParamSpec(name, t.PATH, "", file_types=(".safetensors", ".gguf"), doc=doc)
+            ParamSpec(name, t.PATH, "", file_types=(".safetensors", ".gguf"), doc=doc, model_kinds=(name,))
             for name, doc in (
                 ("text_encoder", "for a bare diffusion-model file: the text encoder (file or folder)"),
                 ("vae", "for a bare diffusion-model file: the VAE (file or folder)"),

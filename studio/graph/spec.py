@@ -43,7 +43,9 @@ class ParamSpec:
     """A typed parameter with its default, range or choices, and help text.
 
     ``file_types`` (PATH only) lists accepted suffixes for file pickers, e.g. (".safetensors",);
-    ``multiline`` (STRING only) asks the inspector for a prompt box.
+    ``multiline`` (STRING only) asks the inspector for a prompt box;
+    ``model_kinds`` (PATH only) lists the kinds of model the parameter takes ("checkpoint",
+    "vae", ...: studio.nodeapi.kinds), so pickers can offer the scanned models of those kinds.
     """
 
     name: str
@@ -56,10 +58,13 @@ class ParamSpec:
     multiline: bool = False
     file_types: tuple[str, ...] = ()
     directory: bool = False
+    model_kinds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in t.PARAM_KINDS:
             raise ValueError(f"parameter {self.name!r}: unknown kind {self.kind!r}")
+        if self.model_kinds and self.kind != t.PATH:
+            raise ValueError(f"parameter {self.name!r}: model_kinds is for PATH parameters, not {self.kind}")
         problem = self.check(self.default)
         if problem:
             raise ValueError(f"parameter {self.name!r}: default {problem}")
@@ -132,6 +137,8 @@ class ParamSpec:
             data["choices"] = list(self.choices)
         if self.file_types:
             data["file_types"] = list(self.file_types)
+        if self.model_kinds:
+            data["model_kinds"] = list(self.model_kinds)
         if self.doc:
             data["doc"] = self.doc
         return data

@@ -91,12 +91,13 @@ def kind_of_tensors(names: Mapping[str, object] | set[str], *, denoiser: bool = 
     keys = list(names)
     if any(mark in name for name in keys for mark in _LORA_MARKS) or any(k.startswith(_LORA_PREFIXES) for k in keys):
         return LORA
-    has_denoiser = denoiser or any(k.startswith(_DENOISER_PREFIXES) for k in keys)
-    if has_denoiser and any(k.startswith(_OTHER_PART_PREFIXES) for k in keys):
+    prefixed = any(k.startswith(_DENOISER_PREFIXES) for k in keys)
+    if (denoiser or prefixed) and any(k.startswith(_OTHER_PART_PREFIXES) for k in keys):
         return CHECKPOINT
-    if has_denoiser:
+    if prefixed:
         return DIFFUSION_MODEL
     key_set = set(keys)
+    # The parts' own layouts before a family's word: they never hold a denoiser's names.
     if _is_text_encoder(keys, key_set):
         return TEXT_ENCODER
     if any(k.startswith(("vision_model.", "visual.")) for k in keys):  # CLIP vision (HF, OpenCLIP)
@@ -105,7 +106,7 @@ def kind_of_tensors(names: Mapping[str, object] | set[str], *, denoiser: bool = 
         return VAE  # LDM, diffusers and Wan VAEs (decoder.conv_in / decoder.middle / decoder.head)
     if _is_upscaler(keys, key_set):
         return UPSCALER
-    if any(k.split(".", 1)[0] in _DENOISER_HEADS for k in keys):
+    if denoiser or any(k.split(".", 1)[0] in _DENOISER_HEADS for k in keys):
         return DIFFUSION_MODEL
     return UNKNOWN
 

@@ -9,10 +9,13 @@ a parameter's name to drive it from a wire or to use its own value again.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QMenu, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from studio.graph.model import GraphChange
@@ -22,13 +25,107 @@ from studio.ui.param_widgets import ParamEditor, SeedEditor, make_editor
 from studio.ui.promotion import add_promotion_actions
 
 SEED_MODES_KEY = "seed_modes"
+log = logging.getLogger(__name__)
+
+
+class ModelLister(QObject):
+    """The models in the model folders (and the bundled ones), scanned in a background thread the
+    first time a picker asks and kept until the folders change or the user asks again."""
+
+    listed = Signal()  # a scan finished: entries() has the new lists
+    _scanned = Signal(int, object)  # (generation, entries), from the worker thread
+
+    def __init__(self, folders: Iterable[Path] = (), families: Callable[[], Any] | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self._folders = list(folders)
+        self._families = families
+        self._entries: list[Any] | None = None
+        self._generation = 0  # bumped when the folders change: older scans' results are dropped
+        self._started = -1  # the generation whose scan has started
+        self._threads: list[threading.Thread] = []
+        self._scanned.connect(self._store)  # queued into the GUI thread
+
+    @property
+    def folders(self) -> list[Path]:
+        return list(self._folders)
+
+    def set_folders(self, folders: Iterable[Path]) -> None:
+        folders = list(folders)
+        if folders != self._folders:
+            self._folders = folders
+            self.rescan(start=self._entries is not None or self.scanning)
+
+    @property
+    def scanning(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
+    def entries(self, kinds: Iterable[str]) -> list[Any] | None:
+        """The scanned models of ``kinds``; None while the first scan runs (it starts here)."""
+        if self._entries is None:
+            self._start()
+            return None
+        wanted = set(kinds)
+        return [entry for entry in self._entries if entry.kind in wanted]
+
+    def rescan(self, *, start: bool = True) -> None:
+        self._generation += 1
+        self._entries = None
+        if start:
+            self._start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Join the scan threads (tests, shutdown)."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    def _start(self) -> None:
+        if self._started == self._generation:
+            return  # under way, or its result is on its way to _store
+        self._started = self._generation
+        thread = threading.Thread(
+            target=self._scan, args=(self._generation, list(self._folders)), name="studio-model-scan", daemon=True
+        )
+        self._threads = [*(t for t in self._threads if t.is_alive()), thread]
+        thread.start()
+
+    def _scan(self, generation: int, folders: list[Path]) -> None:
+        from studio.models import bundled_models, scan_models
+        from studio.settings import ensure_models_folder
+
+        try:
+            ensure_models_folder()  # first use: made with a README saying what goes where
+        except OSError as exc:
+            log.warning("cannot create the models folder: %s", exc)
+        try:
+            if self._families is None:
+                from studio.composition import default_families
+
+                families = default_families()
+            else:
+                families = self._families()
+            scan, bundled = scan_models(folders, families), bundled_models(families)
+            entries = [*bundled.models, *scan.models]
+            for skipped in (*scan.skipped, *bundled.skipped):
+                log.info("model scan skipped %s: %s", skipped.path, skipped.reason)
+        except Exception:
+            log.exception("scanning the model folders failed")
+            entries = []
+        try:
+            self._scanned.emit(generation, entries)
+        except RuntimeError:
+            pass  # the window closed while scanning: nobody is left to tell
+
+    def _store(self, generation: int, entries: list[Any]) -> None:
+        if generation == self._generation:
+            self._entries = entries
+            self.listed.emit()
 
 
 class Inspector(QWidget):
     def __init__(self, scene: Any, model_folders: list[Path] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.scene = scene
-        self.model_folders = model_folders or []
+        self.models = ModelLister(model_folders or [], parent=self)
         self.node_id = ""
         self.editors: dict[str, ParamEditor] = {}
         self.errors: dict[str, QLabel] = {}
@@ -60,6 +157,14 @@ class Inspector(QWidget):
     @property
     def graph(self) -> Any:
         return self.scene.graph
+
+    @property
+    def model_folders(self) -> list[Path]:
+        return self.models.folders
+
+    @model_folders.setter
+    def model_folders(self, folders: list[Path]) -> None:
+        self.models.set_folders(folders)  # a change lists the models again; open pickers follow
 
     def _watch_graph(self) -> None:
         self._unsubscribe()
@@ -129,7 +234,7 @@ class Inspector(QWidget):
             if link is not None:
                 self.form.addRow(label, self._driven_row(param.name, f"{link.from_node}.{link.from_port}"))
                 continue
-            editor = make_editor(param, self.model_folders)
+            editor = make_editor(param, self.model_folders, self.models)
             editor.set_value(values.get(param.name, param.default))
             editor.value_edited.connect(lambda value, name=param.name: self.edit(name, value))
             if isinstance(editor, SeedEditor):

@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from studio.graph import types as t
 from studio.graph.spec import SEED_MAX, ParamSpec
+from studio.nodeapi.kinds import KIND_LABELS
 
 INT32 = 2**31 - 1
 SLIDER_STEPS = 1000
@@ -163,16 +165,90 @@ class TextEditor(ParamEditor):
 
 
 class PathEditor(TextEditor):
-    """A path with a file picker filtered to the parameter's file types, opening in the model folders."""
+    """A path with a file picker filtered to the parameter's file types, opening in the model folders.
 
-    def __init__(self, spec: ParamSpec, folders: list[Path], parent: QWidget | None = None) -> None:
+    For a parameter that takes models (``spec.model_kinds``), a list above it offers the models of
+    those kinds that ``models`` (the inspector's :class:`ModelLister`) found in the model folders.
+    """
+
+    RESCAN = "\0rescan"  # the list's last row: scan the model folders again
+
+    def __init__(self, spec: ParamSpec, folders: list[Path], models: Any = None, parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
         self.folders = folders
-        browse = QPushButton("…")
+        self.browse_button = browse = QPushButton("…")
         browse.setFixedWidth(30)
         browse.setToolTip("Choose a folder" if spec.directory else "Choose a file")
         browse.clicked.connect(self.browse)
         self.layout_.addWidget(browse)
+        self.models = models if spec.model_kinds else None
+        self.choices: QComboBox | None = None
+        if self.models is not None:
+            self._add_model_list()
+
+    # ---- the list of scanned models ---------------------------------------------------------
+    def _add_model_list(self) -> None:
+        """One row for the list of models, one for the path and its file button."""
+        self.choices = QComboBox()
+        self.choices.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.choices.setMinimumContentsLength(16)
+        self.choices.activated.connect(self._model_chosen)  # the user's choices only
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        for widget in (self.box, self.browse_button):
+            self.layout_.removeWidget(widget)
+            row.addWidget(widget, 1 if widget is self.box else 0)
+        self.layout_.setDirection(QBoxLayout.Direction.TopToBottom)
+        self.layout_.setSpacing(3)
+        self.layout_.addWidget(self.choices)
+        self.layout_.addLayout(row)
+        self.models.listed.connect(self.fill_models)
+        self.fill_models()
+
+    def fill_models(self) -> None:
+        """List the scanned models of the parameter's kinds (or say the scan is running)."""
+        combo = self.choices
+        if combo is None:
+            return
+        entries = self.models.entries(self.spec.model_kinds)
+        kinds = ", ".join(KIND_LABELS.get(kind, kind) for kind in self.spec.model_kinds)
+        combo.blockSignals(True)
+        combo.clear()
+        if entries is None:
+            combo.addItem("Looking for models…")
+        elif entries:
+            combo.addItem(f"Choose a model ({len(entries)} found)")
+        else:
+            combo.addItem(f"No {kinds} in the model folders")
+        combo.setItemData(0, f"Models in the model folders: {kinds}", Qt.ItemDataRole.ToolTipRole)
+        for entry in entries or ():
+            combo.addItem(model_label(entry), entry.value)
+            combo.setItemData(combo.count() - 1, str(entry.path), Qt.ItemDataRole.ToolTipRole)
+        if entries is not None:
+            combo.addItem("Scan the model folders again", self.RESCAN)
+        combo.setEnabled(entries is not None)
+        self._show_chosen()
+        combo.blockSignals(False)
+
+    def _show_chosen(self) -> None:
+        index = self.choices.findData(self.text()) if self.text() else -1
+        self.choices.setCurrentIndex(max(index, 0))
+
+    def _model_chosen(self, index: int) -> None:
+        value = self.choices.itemData(index)
+        if value == self.RESCAN:
+            self.models.rescan()
+            self.fill_models()
+        elif isinstance(value, str):
+            self.set_value(value)
+            self._emit(value)
+
+    def set_value(self, value: Any) -> None:
+        super().set_value(value)
+        if self.choices is not None:
+            self.choices.blockSignals(True)
+            self._show_chosen()
+            self.choices.blockSignals(False)
 
     def file_filter(self) -> str:
         if not self.spec.file_types:
@@ -237,7 +313,14 @@ class SeedEditor(ParamEditor):
         self.mode.blockSignals(False)
 
 
-def make_editor(spec: ParamSpec, folders: list[Path]) -> ParamEditor:
+def model_label(entry: Any) -> str:
+    """A scanned model as a list shows it: name · variant · precision."""
+    what = entry.variant or (entry.family if entry.family != "unknown" else "")
+    parts = [entry.name, what, entry.precision, "needs allow pickle" if entry.needs_pickle else ""]
+    return " · ".join(part for part in parts if part)
+
+
+def make_editor(spec: ParamSpec, folders: list[Path], models: Any = None) -> ParamEditor:
     kind = spec.kind
     if kind == t.SEED:
         return SeedEditor(spec)
@@ -248,7 +331,7 @@ def make_editor(spec: ParamSpec, folders: list[Path]) -> ParamEditor:
     if kind == t.BOOL:
         return BoolEditor(spec)
     if kind == t.PATH:
-        return PathEditor(spec, folders)
+        return PathEditor(spec, folders, models)
     return TextEditor(spec)
 
 
