@@ -10,6 +10,7 @@ from wan_layouts import (
     comfy_umt5,
     original_transformer,
     original_vae,
+    original_vae22,
     save,
     train_spiece,
     wan_components,
@@ -48,16 +49,16 @@ def comfy(components, spiece, tmp_path_factory):
     return write_comfy_tree(components, spiece, tmp_path_factory.mktemp("comfyui") / "models")
 
 
-def _reference(pipe, steps: int = 2):
+def _reference(pipe, steps: int = 2, size: tuple[int, int, int] = (32, 16, 9)):
     import torch
 
     pipe.set_progress_bar_config(disable=True)
     return pipe(
         PROMPT,
         negative_prompt=NEGATIVE,
-        height=16,
-        width=32,
-        num_frames=9,
+        height=size[1],
+        width=size[0],
+        num_frames=size[2],
         num_inference_steps=steps,
         guidance_scale=6.0,
         generator=torch.Generator("cpu").manual_seed(42),
@@ -80,10 +81,11 @@ def _load(registry, path, *, allow_pickle: bool = False, family: str = "auto", *
     return registry["LoadModel"].compute(ctx, **values)["model"]
 
 
-def _render(registry, model, steps: int = 2):
+def _render(registry, model, steps: int = 2, size: tuple[int, int, int] = (32, 16, 9)):
     positive = run_node(registry, "TextEncode", model=model, text=PROMPT)["conditioning"]
     negative = run_node(registry, "TextEncode", model=model, text=NEGATIVE)["conditioning"]
-    latent = run_node(registry, "EmptyLatent", model=model, width=32, height=16, frames=9)["latent"]
+    width, height, frames = size
+    latent = run_node(registry, "EmptyLatent", model=model, width=width, height=height, frames=frames)["latent"]
     values = dict(positive=positive, negative=negative, latent=latent, steps=steps, cfg=6.0, seed=42)
     return decode_latent(model, run_node(registry, "Sampler", model=model, **values)["latent"])
 
@@ -216,6 +218,31 @@ def test_wan22_a14b_experts_load_together(registry, components, comfy, tmp_path)
         assert model.pipeline.config.boundary_ratio == 0.875
         assert torch.equal(model.pipeline.transformer_2.patch_embedding.weight, low.patch_embedding.weight)
         assert np.abs(_render(registry, model, steps=3) - reference).max() <= TOLERANCE
+
+
+def test_wan22_ti2v_5b_with_its_vae(registry, spiece, comfy, tmp_path):
+    from diffusers import WanPipeline
+
+    from nodes.diffusion.families.wan_files import diffusers_vae_state
+
+    parts = wan_components(spiece, wan22=True)
+    vae_state = parts["vae"].state_dict()
+    original = original_vae22(vae_state)
+    assert set(diffusers_vae_state(dict(original))) == set(vae_state)
+    transformer = save(
+        original_transformer(parts["transformer"].state_dict()), tmp_path / "wan2.2_ti2v_5B_fp16.safetensors"
+    )
+    vae = save(original, tmp_path / "wan2.2_vae.safetensors")
+    with pytest.raises(NodeError, match=r"set vae to a Wan VAE file \(vae/wan2\.2_vae\.safetensors\)"):
+        _load(registry, transformer, text_encoder=comfy["text_encoder"])
+    with pytest.raises(NodeError, match=r"makes 16-channel latents but .* works on 48; use vae/wan2\.2_vae"):
+        _load(registry, transformer, text_encoder=comfy["text_encoder"], vae=comfy["vae"])
+
+    model = _load(registry, transformer, text_encoder=comfy["text_encoder"], vae=vae)
+    assert model.pipeline.config.expand_timesteps and model.pipeline.scheduler.config.flow_shift == 5.0
+    assert model.latent_format.channels == 48 and model.latent_format.spatial == 16
+    expected = _reference(WanPipeline(**parts, expand_timesteps=True), size=(64, 32, 5))
+    assert np.abs(_render(registry, model, size=(64, 32, 5)) - expected).max() <= TOLERANCE
 
 
 def test_half_precision_keeps_what_from_pretrained_keeps_in_float32(components, comfy, wan_folder):

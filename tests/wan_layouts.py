@@ -35,6 +35,22 @@ WAN_SCHEDULER = {
 }
 
 
+def wan22_vae_config() -> dict:
+    """A tiny Wan 2.2 VAE with the published one's structure and the latent statistics LoadModel ships."""
+    from nodes.diffusion.families.wan_files import WAN22_VAE
+
+    return {
+        **WAN22_VAE,
+        "base_dim": 8,
+        "decoder_base_dim": 12,
+        "z_dim": 48,
+        "in_channels": 12,
+        "out_channels": 12,
+        "patch_size": 2,
+        "scale_factor_spatial": 16,
+    }
+
+
 def train_spiece(lines: list[str] = SPIECE_LINES, vocab_size: int = 60) -> bytes:
     """A sentencepiece unigram model with T5's special pieces (<pad>=0, </s>=1, <unk>=2), as bytes.
 
@@ -70,8 +86,9 @@ def folder_tokenizer(spiece: bytes):
     return T5Tokenizer(vocab=vocab, extra_ids=0, model_max_length=512)
 
 
-def wan_components(spiece: bytes, *, in_channels: int = 16, text_dim: int = 32) -> dict:
-    """A tiny Wan 2.1 text-to-video pipeline's components, shaped as the real files are."""
+def wan_components(spiece: bytes, *, wan22: bool = False, text_dim: int = 32) -> dict:
+    """A tiny Wan 2.1 text-to-video pipeline's components, shaped as the real files are; ``wan22``:
+    Wan 2.2 TI2V 5B's instead (48 latent channels, the Wan 2.2 VAE)."""
     import sentencepiece
     import torch
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanTransformer3DModel
@@ -83,8 +100,8 @@ def wan_components(spiece: bytes, *, in_channels: int = 16, text_dim: int = 32) 
         patch_size=(1, 2, 2),
         num_attention_heads=2,
         attention_head_dim=128,  # the real models' head size, which loading assumes
-        in_channels=in_channels,
-        out_channels=16,
+        in_channels=48 if wan22 else 16,
+        out_channels=48 if wan22 else 16,
         text_dim=text_dim,
         freq_dim=256,
         ffn_dim=32,
@@ -95,7 +112,7 @@ def wan_components(spiece: bytes, *, in_channels: int = 16, text_dim: int = 32) 
     ).eval()
     torch.manual_seed(0)
     # The real VAE's structure (dim_mult, residual blocks, temporal downsampling) at a tiny width.
-    vae = AutoencoderKLWan(base_dim=8, z_dim=16).eval()
+    vae = AutoencoderKLWan(**(wan22_vae_config() if wan22 else {"base_dim": 8, "z_dim": 16})).eval()
     torch.manual_seed(0)
     text_encoder = UMT5EncoderModel(
         UMT5Config(
@@ -116,7 +133,7 @@ def wan_components(spiece: bytes, *, in_channels: int = 16, text_dim: int = 32) 
         "vae": vae,
         "text_encoder": text_encoder,
         "tokenizer": folder_tokenizer(spiece),
-        "scheduler": UniPCMultistepScheduler(**WAN_SCHEDULER),
+        "scheduler": UniPCMultistepScheduler(**{**WAN_SCHEDULER, **({"flow_shift": 5.0} if wan22 else {})}),
     }
 
 
@@ -205,6 +222,28 @@ def _original_vae_key(key: str) -> str:
 def original_vae(state: dict) -> dict:
     """A diffusers AutoencoderKLWan (Wan 2.1 structure) state dict in the original Wan VAE layout."""
     return {_original_vae_key(key): value for key, value in state.items()}
+
+
+def original_vae22(state: dict) -> dict:
+    """A diffusers AutoencoderKLWan (Wan 2.2 structure) state dict in the original Wan 2.2 VAE layout:
+    each stage's residual blocks and resampler nested under ``…downsamples.X.downsamples.Y``."""
+    out = {}
+    for key, value in state.items():
+        if m := re.match(
+            r"^(encoder|decoder)\.(down|up)_blocks\.(\d+)\.(resnets\.(\d+)|downsampler|upsampler)\.(.+)$", key
+        ):
+            side, kind, stage, part, resnet, rest = m.groups()
+            samples = f"{side}.{kind}samples.{stage}.{kind}samples"
+            if resnet is None:  # the resampler follows the stage's residual blocks
+                count = 1 + max(
+                    int(k.split(".")[4]) for k in state if k.startswith(f"{side}.{kind}_blocks.{stage}.resnets.")
+                )
+                out[f"{samples}.{count}.{rest}"] = value
+            else:
+                out[f"{samples}.{resnet}.{_vae_residual(rest)}"] = value
+        else:
+            out[_original_vae_key(key)] = value
+    return out
 
 
 def comfy_umt5(state: dict, spiece: bytes | None) -> dict:

@@ -15,6 +15,7 @@ loads both, as ``transformer`` (high noise) and ``transformer_2`` (low noise).
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,6 +47,31 @@ SCHEDULER = {
 TI2V_FLOW_SHIFT = 5.0
 A14B_BOUNDARY_RATIO = 0.875  # Wan2.2-T2V-A14B-Diffusers' model_index.json: the low-noise expert's share
 EXPERT_NAMES = ("high_noise", "low_noise")
+# What Wan 2.2's VAE shapes cannot tell (Wan-AI/Wan2.2-TI2V-5B-Diffusers' vae/config.json).
+WAN22_VAE = {
+    "is_residual": True,
+    "scale_factor_temporal": 4,
+    "latents_mean": [
+        -0.2289, -0.0052, -0.1323, -0.2339, -0.2799, 0.0174, 0.1838, 0.1557, -0.1382, 0.0542, 0.2813, 0.0891,
+        0.1570, -0.0098, 0.0375, -0.1825, -0.2246, -0.1207, -0.0698, 0.5109, 0.2665, -0.2108, -0.2158, 0.2502,
+        -0.2055, -0.0322, 0.1109, 0.1567, -0.0729, 0.0899, -0.2799, -0.1230, -0.0313, -0.1649, 0.0117, 0.0723,
+        -0.2839, -0.2083, -0.0520, 0.3748, 0.0152, 0.1957, 0.1433, -0.2944, 0.3573, -0.0548, -0.1681, -0.0667,
+    ],
+    "latents_std": [
+        0.4765, 1.0364, 0.4514, 1.1677, 0.5313, 0.4990, 0.4818, 0.5013, 0.8158, 1.0344, 0.5894, 1.0901,
+        0.6885, 0.6165, 0.8454, 0.4978, 0.5759, 0.3523, 0.7135, 0.6804, 0.5833, 1.4146, 0.8986, 0.5659,
+        0.7069, 0.5338, 0.4889, 0.4917, 0.4069, 0.4999, 0.6866, 0.4093, 0.5709, 0.6065, 0.6415, 0.4944,
+        0.5726, 1.2042, 0.5458, 1.6887, 0.3971, 1.0600, 0.3943, 0.5537, 0.5444, 0.4089, 0.7468, 0.7744,
+    ],
+}  # fmt: skip
+NESTED_VAE_BLOCK = re.compile(r"^(encoder|decoder)\.(?:down|up)samples\.(\d+)\.(?:down|up)samples\.(\d+)\.(.+)$")
+VAE_RESIDUAL_NAMES = (
+    ("residual.0.", "norm1."),
+    ("residual.2.", "conv1."),
+    ("residual.3.", "norm2."),
+    ("residual.6.", "conv2."),
+    ("shortcut.", "conv_shortcut."),
+)
 UNSUPPORTED = {"vace_blocks.": "Wan VACE", "motion_encoder.": "Wan Animate", "face_adapter.": "Wan Animate"}
 
 
@@ -257,27 +283,50 @@ def cast_loaded(model: Any, torch_dtype: Any, loaded: set[str]) -> None:
 
 
 def load_vae(part: Path, torch_dtype: Any, allow_pickle: bool) -> Any:
-    """AutoencoderKLWan from a Wan 2.1 VAE file (original or diffusers names) or a diffusers folder."""
+    """AutoencoderKLWan from a Wan 2.1 or 2.2 VAE file (original or diffusers names) or a diffusers folder."""
     from diffusers import AutoencoderKLWan
-    from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
 
     if part.is_dir():
         folder = component_folder(part, "vae", allow_pickle)
         return AutoencoderKLWan.from_pretrained(str(folder), dtype=torch_dtype, local_files_only=True)
-    state = read_weights(part, allow_pickle)
-    if "decoder.middle.0.residual.0.gamma" in state:  # the original layout
-        state = convert_wan_vae_to_diffusers(state)
-    for key in ("encoder.conv_in.weight", "post_quant_conv.weight"):
+    state = diffusers_vae_state(read_weights(part, allow_pickle))
+    for key in ("encoder.conv_in.weight", "post_quant_conv.weight", "decoder.conv_out.weight"):
         if key not in state:
             raise NodeError(f"vae: {part.name} is not a Wan VAE (it has no {key} in either layout)")
+    base_dim, in_channels = tuple(state["encoder.conv_in.weight"].shape)[:2]
     z_dim = tuple(state["post_quant_conv.weight"].shape)[0]
-    if z_dim != 16:
-        raise NodeError(
-            f"vae: {part.name} is a Wan 2.2 VAE ({z_dim} latent channels), which loads only from a diffusers "
-            "folder for now: set vae to the vae/ folder of Wan-AI/Wan2.2-TI2V-5B-Diffusers"
-        )
-    config = {"base_dim": tuple(state["encoder.conv_in.weight"].shape)[0], "z_dim": z_dim}
+    out_channels, decoder_dim = tuple(state["decoder.conv_out.weight"].shape)[:2]
+    config = {"base_dim": base_dim, "z_dim": z_dim}
+    if in_channels != 3:  # Wan 2.2: pixels folded into channels, patch_size² × RGB
+        patch = round((in_channels // 3) ** 0.5)
+        config |= {"in_channels": in_channels, "out_channels": out_channels, "patch_size": patch}
+        config |= {"decoder_base_dim": decoder_dim, **WAN22_VAE, "scale_factor_spatial": 8 * patch}
     return from_single_file(AutoencoderKLWan, state, config, torch_dtype, f"vae: {part.name}")
+
+
+def diffusers_vae_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A Wan VAE's tensors under diffusers' names. Wan 2.2's original layout nests each stage's
+    residual blocks and resampler (``encoder.downsamples.X.downsamples.Y…``); the rest of it is named
+    as Wan 2.1's, which diffusers' converter maps."""
+    from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
+
+    if "decoder.middle.0.residual.0.gamma" not in state:
+        return state  # diffusers' names already
+    nested, rest = {}, {}
+    for key, value in state.items():
+        found = NESTED_VAE_BLOCK.match(key)
+        if found is None:
+            rest[key] = value
+            continue
+        side, stage, index, tail = found.groups()
+        blocks, sampler = ("down_blocks", "downsampler") if side == "encoder" else ("up_blocks", "upsampler")
+        if tail.startswith(("resample.", "time_conv.")):
+            nested[f"{side}.{blocks}.{stage}.{sampler}.{tail}"] = value
+        else:
+            for original, renamed in VAE_RESIDUAL_NAMES:
+                tail = tail.replace(original, renamed, 1) if tail.startswith(original) else tail
+            nested[f"{side}.{blocks}.{stage}.resnets.{index}.{tail}"] = value
+    return {**convert_wan_vae_to_diffusers(rest), **nested}
 
 
 def load_text_encoder(part: Path, torch_dtype: Any, allow_pickle: bool) -> tuple[Any, Any]:
