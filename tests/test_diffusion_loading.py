@@ -223,14 +223,14 @@ def test_bad_config_folder_is_named(registry, tmp_path, sd_folder):
         _load(registry, sd_folder, config=str(sd_folder))
 
 
-def test_single_file_of_a_family_without_single_file_support_says_so(registry, tmp_path):
+def test_a_bare_diffusion_model_file_says_which_parts_it_needs(registry, tmp_path):
     checkpoint = _ldm_checkpoint(
         tmp_path / "wan-transformer.safetensors",
         ("patch_embedding.weight",),
         {"patch_embedding.weight": (1536, 16, 1, 2, 2)},  # Wan 2.1 T2V 1.3B
     )
     with pytest.raises(
-        NodeError, match=r"wan-transformer.safetensors: Wan 2.1/2.2 models cannot be loaded from a single"
+        NodeError, match=r"wan-transformer.safetensors is a bare Wan transformer: set text_encoder .* and vae"
     ):
         _load(registry, checkpoint)
 
