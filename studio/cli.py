@@ -123,6 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from studio.engine import CancelToken, Engine, RunSettings
     from studio.engine.disk_cache import DiskCache
     from studio.graph import GraphInvalid
+    from studio.model_folders import search_folders
     from studio.settings import Settings, cache_dir
 
     token = CancelToken()
@@ -142,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             disk_cache=DiskCache(cache_dir() / "outputs"),
             settings=RunSettings(
                 output_dir=output_dir,
-                model_folders=(*_model_folders(args.models), *settings.model_paths()),
+                model_folders=tuple(search_folders([*_model_folders(args.models), *settings.model_paths()])),
                 allow_pickle=settings.allow_pickle,
                 preview_interval=0.0 if args.json else 0.25,
             ),

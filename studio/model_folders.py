@@ -206,3 +206,23 @@ def hub_repo(folder: Path) -> HubRepo | None:
     except OSError:
         return None
     return HubRepo(name, max(snapshots)[2]) if snapshots else None
+
+
+def search_folders(folders: list[Path]) -> list[Path]:
+    """Where a relative model path is looked up: each folder, and for a ComfyUI install its
+    ``models/`` kind folders and the folders its ``extra_model_paths.yaml`` names, so a graph
+    that says ``wan2.1_t2v_1.3B_bf16.safetensors`` finds it in ``diffusion_models/`` as ComfyUI would."""
+    found: list[Path] = []
+    for folder in folders:
+        folder = Path(folder).expanduser()
+        if not folder.is_dir():
+            continue
+        roots, _ = scan_roots(folder)
+        for root in roots:
+            candidates = [root.path]
+            if root.kind is None:
+                candidates += [root.path / name for name in KIND_FOLDERS]
+            found += [c for c in candidates if c not in found and c.is_dir()]
+        if folder not in found:
+            found.append(folder)
+    return found

@@ -396,3 +396,18 @@ def test_studio_models_folders_come_from_settings_the_environment_and_the_comman
     text = capsys.readouterr().out
     assert "diffusion models" in text and "GGUF Q8_0" in text and "(needs allow pickle)" in text
     assert "starter (bundled)" in text
+
+
+def test_a_relative_path_in_a_graph_is_found_in_comfyuis_kind_folders_and_extra_paths(comfyui, tmp_path):
+    from studio.model_folders import search_folders
+
+    folders = search_folders([comfyui])
+    models = comfyui / "models"
+    assert folders[:3] == [models, models / "checkpoints", models / "diffusion_models"]
+    assert models / "vae" in folders and models / "loras" in folders
+    assert (tmp_path / "shared" / "models" / "Lora").resolve() in [f.resolve() for f in folders]  # extra paths
+    # What LoadModel's lookup does with them: the ComfyUI-style bare name resolves.
+    found = [
+        f / "wan2.1_t2v_1.3B_bf16.safetensors" for f in folders if (f / "wan2.1_t2v_1.3B_bf16.safetensors").exists()
+    ]
+    assert found == [models / "diffusion_models" / "wan2.1_t2v_1.3B_bf16.safetensors"]
