@@ -18,7 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from hostile_corpus import CASES, run_case, size_on_disk, vias, write_case  # noqa: E402
+from hostile_cases import CASES, size_on_disk, vias, write_case  # noqa: E402
+from hostile_runner import run_case  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

@@ -157,3 +157,20 @@ def test_text_parameters_refuse_lone_surrogates_from_any_source(registry):
     spec = registry["SaveVideo"]
     assert "not valid Unicode" in spec.param("filename_prefix").check("clip\udcff")
     assert spec.param("filename_prefix").check("clip ü 🎬") is None
+
+
+def test_every_node_of_a_small_cycle_is_marked_and_a_long_one_is_shown_abbreviated():
+    from studio.graph import Graph, Link, Node
+    from studio.graph.validate import CYCLE_SHOWN
+    from tests.recording_nodes import Recorder
+
+    registry = Recorder().registry
+    for size, marked in ((3, 3), (CYCLE_SHOWN + 1, CYCLE_SHOWN + 1)):
+        g = Graph()
+        for i in range(size):
+            g.add_node(Node(f"n{i}", "Add"))
+        for i in range(size):
+            g.connect(Link(f"n{i}", "out", f"n{(i + 1) % size}", "a"))
+        cycle = [p for p in validate(g, registry) if "cycle" in p.message]
+        assert len(cycle) == marked
+        assert ("…" in cycle[0].message) == (size > CYCLE_SHOWN)

@@ -117,8 +117,9 @@ def test_a_100000_node_ring_is_built_and_validated_without_quadratic_walks():
     size = 100_000
     g = ring_graph(size)
     cycle = [p for p in validate(g, Recorder().registry) if "cycle" in p.message]
-    assert len(cycle) == size
-    assert cycle[0].node_id == "n0" and cycle[-1].node_id == f"n{size - 1}"
+    # One readable problem for a ring this size: its start, its end and its length, not a megabyte.
+    assert [p.node_id for p in cycle] == ["n0"]
+    assert "(n0 -> n1 -> n2 -> n3 -> … -> n99999, 100,000 nodes)" in cycle[0].message
     assert g.reaches("n5", "n4")
     edges = [(lk.from_node, lk.to_node) for lk in g.links]
     assert walk.topological_order([n.id for n in g.nodes], edges) == []

@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from hostile_corpus import CASES, FORGED, Case, MiB, Outcome, run_case, run_limited, vias, write_case
+from hostile_cases import CASES, vias, write_case
+from hostile_corpus import FORGED, Case, MiB
+from hostile_runner import Outcome, run_case, run_limited
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is enforced on Linux only")
 
@@ -33,12 +35,7 @@ RING_LINES = (
     "whole ring in about {size} characters"
 )
 RING_LINE = "GraphInvalid's first problem lists the whole ring: one line of about {size} characters"
-KNOWN_FAILURES = {
-    ("graph_ring_100000", "cli"): RING_LINES.format(n="100,000", size="989,000") + " (and a warning: no output node)",
-    ("graph_ring_100000", "api"): RING_LINE.format(size="989,000"),
-    ("video_graph_ring_20000", "cli"): RING_LINES.format(n="20,000", size="189,000"),
-    ("video_graph_ring_20000", "api"): RING_LINE.format(size="189,000"),
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}  # (case, via) -> why; none left
 
 
 def parameters():

@@ -74,7 +74,7 @@ def loads_graph(text: str, source: str = "") -> Graph:
     if len(text) > MAX_FILE_BYTES:
         raise GraphFileError([f"text is larger than the {MAX_FILE_BYTES} bytes allowed"], source)
     try:
-        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except RecursionError:
         raise GraphFileError(["the JSON is nested too deeply"], source) from None
     except json.JSONDecodeError as exc:
@@ -356,6 +356,16 @@ def _list_field(data: dict[str, Any], key: str, problems: list[str]) -> list[Any
 
 def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed")
+
+
+MAX_INT_DIGITS = 40  # parameters are 64-bit at most (seeds: 20 digits); more is not a graph's number
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        raise ValueError(f"a whole number of {digits:,} digits ({text[:12]}…); graphs hold at most {MAX_INT_DIGITS}")
+    return int(text)
 
 
 def _finite_float(text: str) -> float:

@@ -11,6 +11,8 @@ from studio.graph.registry import NodeRegistry
 from studio.graph.spec import NodeSpec
 from studio.graph.types import can_connect
 
+CYCLE_SHOWN = 12  # a cycle of more nodes is shown abbreviated
+CYCLE_MARKED = 100  # nodes on a larger cycle are not each reported
 ERROR = "error"
 WARNING = "warning"
 
@@ -174,7 +176,11 @@ def _check_cycles(graph: Graph) -> list[Problem]:
     edges = ((lk.from_node, lk.to_node) for lk in graph.links)
     for cycle in walk.cycles([n.id for n in graph.nodes], edges):
         first = graph.node(cycle[0])
-        path = " -> ".join(cycle)
+        if len(cycle) <= CYCLE_SHOWN:
+            path = " -> ".join(cycle)
+        else:  # a ring of thousands (a hostile file) is one readable line, not a megabyte
+            path = f"{' -> '.join(cycle[:4])} -> … -> {cycle[-1]}, {len(cycle):,} nodes"
         out.append(Problem(f"is part of a cycle ({path}); links must not loop back", first.id, first.type))
-        out.extend(Problem("is part of the same cycle", n, graph.node(n).type) for n in cycle[1:])
+        if len(cycle) <= CYCLE_MARKED:  # each node on a small cycle is marked in the editor too
+            out.extend(Problem("is part of the same cycle", n, graph.node(n).type) for n in cycle[1:])
     return out
