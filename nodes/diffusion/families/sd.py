@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from nodes.diffusion.families.base import (
@@ -19,8 +20,8 @@ from nodes.diffusion.families.base import (
     using_scheduler,
     vae_tiling,
 )
-from nodes.diffusion.values import Latent, LatentFormat, ModelHandle
-from studio.nodeapi import FamilySpec
+from nodes.diffusion.values import Latent, LatentFormat, ModelHandle, ModelParts
+from studio.nodeapi import FamilySpec, NodeError
 
 
 class StableDiffusion(Family):
@@ -32,6 +33,30 @@ class StableDiffusion(Family):
         import diffusers
 
         return getattr(diffusers, self.img2img_class)
+
+    def load_file(
+        self,
+        path: Path,
+        parts: ModelParts,
+        torch_dtype: Any,
+        allow_pickle: bool,
+        config: Path | None,
+        bundled: Callable[[str], Path | None] | None = None,
+    ) -> Any:
+        """A full checkpoint in the original layout. With a config folder (LoadModel's ``config``, or a
+        folder named after the file beside it) diffusers reads that; otherwise the app's shipped configs
+        and CLIP vocabulary describe it (``bundled``: the run context's lookup of the app's files; see
+        sd_files). Without ``bundled`` the default's search (config, sidecar, Hugging Face cache) applies."""
+        from nodes.diffusion.families.sd_files import CHECKPOINT_PIPELINES, load_checkpoint
+        from nodes.diffusion.loading import PICKLE_SUFFIXES, refuse_pickle, sidecar_config
+
+        described = self.spec.pipelines[0] in CHECKPOINT_PIPELINES  # not AnimateDiff's motion modules
+        if not described or parts.given() or config is not None or bundled is None or sidecar_config(path):
+            return super().load_file(path, parts, torch_dtype, allow_pickle, config)
+        refuse_pickle(path, allow_pickle)
+        if path.suffix not in PICKLE_SUFFIXES and path.suffix != ".safetensors":
+            raise NodeError(f"{path.name}: expected a diffusers folder or a .safetensors file")
+        return load_checkpoint(self.load_class(), path, family=self.name, torch_dtype=torch_dtype, bundled=bundled)
 
     def latent_format(self, pipe: Any) -> LatentFormat:
         config = pipe.vae.config
