@@ -58,7 +58,7 @@ def _same_family(model: ModelHandle, value: Any, port: str) -> None:
             t.PATH,
             "",
             doc="a diffusers folder or a .safetensors file, absolute or inside a model folder",
-            file_types=(".safetensors",),
+            file_types=(".safetensors", ".gguf"),
             model_kinds=("checkpoint", "diffusion_model", "diffusers"),
         ),
         ParamSpec("family", t.CHOICE, "auto", choices=FAMILY_CHOICES, doc="model family; auto tells it from the files"),

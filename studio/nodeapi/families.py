@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.graph.registry import PluginProblem, load_plugins
-from studio.nodeapi.weights import read_model_index, tensor_shapes
+from studio.nodeapi.weights import gguf_tensors, read_model_index, tensor_shapes
 
 ENTRY_POINT_GROUP = "studio.families"
 
@@ -128,9 +128,13 @@ class FamilyRegistry:
         return spec
 
     def of_file(self, path: str | os.PathLike[str]) -> tuple[FamilySpec, str] | None:
-        """The family and variant of a single ``.safetensors`` weights file, from its tensor names and
-        shapes; None when no family recognises it. Raises :class:`WeightsFileError` if unreadable."""
-        if Path(path).suffix != ".safetensors":
+        """The family and variant of a single ``.safetensors`` or ``.gguf`` weights file, from its tensor
+        names and shapes (a GGUF's logical shapes, not its quantized storage's); None when no family
+        recognises it. Raises :class:`WeightsFileError` if unreadable."""
+        suffix = Path(path).suffix
+        if suffix == ".gguf":
+            return self.recognise({name: info.shape for name, info in gguf_tensors(path).items()})
+        if suffix != ".safetensors":
             return None
         return self.recognise(tensor_shapes(path))
 
