@@ -170,7 +170,9 @@ def test_family_is_told_from_model_index(tmp_path, families, name, family):
     assert detect_family(tmp_path, families).name == family
 
 
-def test_single_file_without_a_local_config_fails_fast_and_says_what_to_do(registry, tmp_path, monkeypatch):
+def test_a_checkpoint_that_is_not_what_it_claims_fails_fast_naming_the_file(registry, tmp_path, monkeypatch):
+    """Without a config folder an SD checkpoint is described by the shipped configs and its shapes;
+    placeholder weights are refused by name at once, and nothing is looked up or downloaded."""
     import time
 
     import huggingface_hub.constants
@@ -178,12 +180,9 @@ def test_single_file_without_a_local_config_fails_fast_and_says_what_to_do(regis
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     checkpoint = _ldm_checkpoint(tmp_path / "dreamy.safetensors", SD15_KEYS)
     started = time.monotonic()
-    with pytest.raises(NodeError) as error:
+    with pytest.raises(NodeError, match=r"dreamy\.safetensors is not a text-to-image checkpoint: its UNet takes 2"):
         _load(registry, checkpoint)
     assert time.monotonic() - started < 20
-    message = str(error.value)
-    assert "dreamy.safetensors" in message and "stable-diffusion-v1-5/stable-diffusion-v1-5" in message
-    assert "nothing is downloaded" in message and "config" in message and "dreamy/" in message
 
 
 def test_single_file_takes_its_config_from_a_local_diffusers_folder(registry, sd_folder, tmp_path, monkeypatch):

@@ -4,14 +4,18 @@ Folders load through ``from_pretrained`` and single ``.safetensors`` files throu
 ``from_single_file``, always with ``local_files_only=True``: nothing is fetched, and a config
 diffusers would have to download is reported as an error instead of a hang.
 
-A single file holds only weights; diffusers builds the pipeline from a diffusers folder's
-configuration (``model_index.json``, each component's ``config.json`` and tokenizer files; no
-weights needed). We always hand it a local one, found in this order:
+A single file is read by its family's adapter (``load_file``): a bare Wan transformer with its
+``text_encoder`` and ``vae`` parts (families/wan_files.py), a full SD/SDXL checkpoint, or any
+checkpoint diffusers' ``from_single_file`` reads. diffusers builds the pipeline from a diffusers
+folder's configuration (``model_index.json``, each component's ``config.json`` and tokenizer
+files; no weights needed). We always hand it a local one, found in this order:
 
 1. LoadModel's ``config`` parameter (a local diffusers folder),
 2. a folder next to the file named after it (``dreamshaper.safetensors`` → ``dreamshaper/``)
    holding ``model_index.json``, or the file's own folder when it holds one,
-3. the Hugging Face cache, when it already holds the configs of the repository diffusers would
+3. for SD 1.x/2.x and SDXL, the configs and CLIP vocabulary shipped with the app, with sizes read
+   from the checkpoint's tensor shapes (families/sd_files.py),
+4. the Hugging Face cache, when it already holds the configs of the repository diffusers would
    use for this checkpoint (e.g. ``stable-diffusion-v1-5/stable-diffusion-v1-5``).
 
 Otherwise LoadModel fails at once, naming the file, the repository diffusers wanted and what to
@@ -164,6 +168,7 @@ def load_model(
     logger: Any,
     config: Path | None = None,
     parts: ModelParts | None = None,
+    bundled: Callable[[str], Path | None] | None = None,
 ) -> ModelHandle:
     import torch
 
@@ -184,7 +189,7 @@ def load_model(
                     path, dtype=torch_dtype, local_files_only=True, use_safetensors=None if pickled else True
                 )
             else:
-                pipe = adapter.load_file(path, parts, torch_dtype, allow_pickle, config)
+                pipe = adapter.load_file(path, parts, torch_dtype, allow_pickle, config, bundled=bundled)
     except NodeError:
         raise
     except (OSError, ValueError, KeyError, RuntimeError) as exc:

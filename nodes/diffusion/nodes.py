@@ -73,7 +73,8 @@ def _same_family(model: ModelHandle, value: Any, port: str) -> None:
             directory=True,
             doc="single .safetensors files only: a local diffusers folder of the same model whose configs "
             "describe the file (model_index.json and config files suffice); empty: a folder named after "
-            "the file next to it, else the Hugging Face cache",
+            "the file next to it, else the configs shipped with the app (SD 1.x/2.x, SDXL), else the "
+            "Hugging Face cache",
         ),
         *(
             ParamSpec(name, t.PATH, "", file_types=(".safetensors", ".gguf"), doc=doc, model_kinds=(name,))
@@ -130,6 +131,7 @@ def load_model_node(
             logger=ctx.logger,
             config=config_folder,
             parts=parts,
+            bundled=ctx.bundled,
         )
     return {"model": handle}
 

@@ -142,11 +142,18 @@ class Family:
         return getattr(diffusers, self.spec.pipelines[0])
 
     def load_file(
-        self, path: Path, parts: ModelParts, torch_dtype: Any, allow_pickle: bool, config: Path | None
+        self,
+        path: Path,
+        parts: ModelParts,
+        torch_dtype: Any,
+        allow_pickle: bool,
+        config: Path | None,
+        bundled: Callable[[str], Path | None] | None = None,
     ) -> Any:
         """The pipeline for a single weights file: a full checkpoint, or a bare diffusion model plus
         ``parts``. The default reads full checkpoints through diffusers' ``from_single_file`` with a
-        local config folder; families with bare-file loaders override it."""
+        local config folder; families with bare-file loaders override it. ``bundled`` finds the app's
+        own files (shipped configs), as the run context's ``bundled`` does."""
         from nodes.diffusion.loading import load_single_file
 
         if parts.given():

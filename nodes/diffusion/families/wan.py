@@ -27,7 +27,13 @@ class Wan(Family):
     max_sequence_length = 512  # WanPipeline.__call__'s default
 
     def load_file(
-        self, path: Path, parts: ModelParts, torch_dtype: Any, allow_pickle: bool, config: Path | None
+        self,
+        path: Path,
+        parts: ModelParts,
+        torch_dtype: Any,
+        allow_pickle: bool,
+        config: Path | None,
+        bundled: Callable[[str], Path | None] | None = None,
     ) -> Any:
         """A bare Wan transformer file (official, ComfyUI or diffusers names) with the text encoder and
         VAE ``parts`` name, assembled into a WanPipeline (see wan_files)."""
