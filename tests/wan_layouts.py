@@ -280,3 +280,75 @@ def write_comfy_tree(components: dict, spiece: bytes, models: Path, *, prefix: s
         ),
         "vae": save(original_vae(components["vae"].state_dict()), models / "vae" / "wan_2.1_vae.safetensors"),
     }
+
+
+# ---- Quantized files -----------------------------------------------------------------------------
+GGUF_F32_PARAMS = 1024  # ComfyUI-GGUF's convert.py keeps tensors this small in F32 (QUANTIZATION_THRESHOLD)
+
+
+def save_gguf(state: dict, path: Path, quant: str = "Q8_0") -> Path:
+    """Write an original-layout state dict as city96's ComfyUI-GGUF tools do for Wan (arch "wan"):
+    1-D tensors, tensors of at most 1024 values, ``*.modulation`` and the 5-D patch embedding in F32,
+    every other tensor quantized to ``quant`` with the ``gguf`` package."""
+    import gguf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(path=None, arch="wan")
+    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    for key, value in state.items():
+        data = value.detach().float().numpy()
+        keep = data.ndim == 1 or data.size <= GGUF_F32_PARAMS or ".modulation" in key or data.ndim > 4
+        kind = gguf.GGMLQuantizationType.F32 if keep else gguf.GGMLQuantizationType[quant]
+        writer.add_tensor(key, gguf.quants.quantize(data, kind), raw_dtype=kind)
+    writer.write_header_to_file(path=path)
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def linear_weights(model) -> set[str]:
+    """The state-dict names of a model's Linear weights."""
+    import torch
+
+    return {f"{name}.weight" for name, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+
+
+def to_fp8(state: dict, linears: set[str], *, scaled: bool, dtype_name: str = "float8_e4m3fn") -> dict:
+    """A state dict as ComfyUI's fp8 files hold it, the rest in bf16 as the published files are.
+
+    Plain (``…_fp8_e4m3fn``): every weight of two or more dimensions in fp8 (embeddings and convolutions
+    too). Scaled (``…_fp8_e4m3fn_scaled``): each Linear weight divided by its scale (its largest magnitude
+    over the format's largest value) in fp8, with ``<layer>.scale_weight``, a ``scale_input`` of 1 on the
+    attention query layers, and the ``scaled_fp8`` marker, whose dtype names the format."""
+    import torch
+
+    fp8 = getattr(torch, dtype_name)
+    out = {}
+    for key, value in state.items():
+        layer = key[: -len(".weight")]
+        if scaled and key in linears:
+            scale = (value.abs().max().float() / torch.finfo(fp8).max).clamp(min=1e-12)
+            out[key] = (value.float() / scale).to(fp8)
+            out[layer + ".scale_weight"] = scale.reshape(())
+            if layer.endswith(("to_q", ".q")):
+                out[layer + ".scale_input"] = torch.ones(())
+        elif not scaled and key.endswith(".weight") and value.dim() >= 2:
+            out[key] = value.to(fp8)
+        else:
+            out[key] = value.to(torch.bfloat16) if value.is_floating_point() else value
+    if scaled:
+        out["scaled_fp8"] = torch.empty(0, dtype=fp8)
+    return out
+
+
+def dequantized(state: dict) -> dict:
+    """An fp8 state dict (``to_fp8``) as float32 weights: W8 × scale, the scales and marker dropped."""
+    out = {}
+    for key, value in state.items():
+        if key == "scaled_fp8" or key.endswith((".scale_weight", ".scale_input")):
+            continue
+        scale = state.get(key[: -len(".weight")] + ".scale_weight") if key.endswith(".weight") else None
+        value = value.float() if value.is_floating_point() else value
+        out[key] = value * scale if scale is not None else value
+    return out

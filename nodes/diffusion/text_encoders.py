@@ -5,6 +5,8 @@ ComfyUI's ``text_encoders/umt5_xxl_*.safetensors`` hold the encoder in Hugging F
 model as a uint8 tensor named ``spiece_model`` (read by ComfyUI's Wan text encoder). The encoder's
 configuration is read from the tensor shapes; the tokenizer is that sentencepiece model, or else
 google/umt5-xxl's tokenizer from a diffusers folder or the Hugging Face cache. Nothing is fetched.
+fp8 files (``umt5_xxl_fp8_e4m3fn_scaled.safetensors``) keep their Linear weights in fp8
+(nodes.diffusion.quantized).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nodes.diffusion import quantized
 from studio.nodeapi import NodeError
 
 SPIECE_KEY = "spiece_model"
+TIED_EMBEDDING = "encoder.embed_tokens.weight"  # UMT5EncoderModel ties it to shared.weight
 UMT5_REPO = "google/umt5-xxl"
 # Cached repositories whose tokenizer is google/umt5-xxl's (first: the tokenizer's own repository).
 CACHED_TOKENIZERS = (
@@ -36,12 +40,12 @@ TOKENIZER_HELP = (
 
 def encoder_state(state: Mapping[str, Any], name: str) -> tuple[dict[str, Any], bytes | None]:
     """The encoder's tensors (decoder, LM head and ``spiece_model`` dropped, the embedding under
-    ``shared.weight``) and the sentencepiece model the file carries, if any."""
+    ``shared.weight``, a scaled-fp8 file's scales kept) and the sentencepiece model the file carries, if any."""
     spiece = state.get(SPIECE_KEY)
     weights = {k: v for k, v in state.items() if k.startswith(("encoder.", "shared."))}
     if "shared.weight" not in weights and "encoder.embed_tokens.weight" in weights:
         weights["shared.weight"] = weights["encoder.embed_tokens.weight"]
-    weights.pop("encoder.embed_tokens.weight", None)  # tied to shared.weight in UMT5EncoderModel
+    weights.pop(TIED_EMBEDDING, None)
     if "shared.weight" not in weights or "encoder.block.0.layer.0.SelfAttention.q.weight" not in weights:
         raise NodeError(
             f"{name} is not a UMT5 text encoder in Hugging Face T5 names (no shared.weight and "
@@ -84,10 +88,14 @@ def umt5_config(state: Mapping[str, Any], name: str) -> Any:
 
 def load_umt5(state: dict[str, Any], torch_dtype: Any, name: str) -> Any:
     """A UMT5EncoderModel from encoder tensors (``encoder_state``), through transformers' own loader
-    (so fp16 keeps the feed-forward output layers in fp32, as from_pretrained does)."""
+    (so fp16 keeps the feed-forward output layers in fp32, as from_pretrained does); fp8 tensors
+    through ``load_fp8_umt5``."""
     from transformers import UMT5EncoderModel
 
+    scales = quantized.split_scales(state, name)
     config = umt5_config(state, name)
+    if scales or quantized.has_fp8(state):
+        return load_fp8_umt5(state, scales, config, torch_dtype, name)
     model, info = UMT5EncoderModel.from_pretrained(
         None, config=config, state_dict=state, dtype=torch_dtype, output_loading_info=True
     )
@@ -95,6 +103,32 @@ def load_umt5(state: dict[str, Any], torch_dtype: Any, name: str) -> Any:
     if problems:
         shown = ", ".join(str(p) for p in problems[:3])
         raise NodeError(f"{name}: its tensors do not match a UMT5 encoder of the shape it declares ({shown})")
+    return model.eval()
+
+
+def load_fp8_umt5(state: dict[str, Any], scales: dict[str, Any], config: Any, torch_dtype: Any, name: str) -> Any:
+    """A UMT5EncoderModel whose fp8 Linear weights stay fp8, the rest in ``torch_dtype`` with the modules
+    transformers keeps in float32 there (its ``_get_dtype_plan`` rule: ``_keep_in_fp32_modules`` for
+    float16, ``_keep_in_fp32_modules_strict`` for float16 and bfloat16)."""
+    import torch
+    from accelerate import init_empty_weights
+    from transformers import UMT5EncoderModel
+
+    with init_empty_weights():
+        model = UMT5EncoderModel(config)
+    expected = set(model.state_dict()) - {TIED_EMBEDDING}
+    problems = sorted(expected - set(state)) + sorted(set(state) - expected)
+    if problems:
+        shown = ", ".join(problems[:3])
+        raise NodeError(f"{name}: its tensors do not match a UMT5 encoder of the shape it declares ({shown})")
+    keep = set(model._keep_in_fp32_modules or ())
+    strict = set(model._keep_in_fp32_modules_strict or ())
+    float32 = (keep if torch_dtype == torch.float16 else set()) | (
+        strict if torch_dtype in (torch.float16, torch.bfloat16) else set()
+    )
+    # UMT5's feed-forward casts its input to wo's weight dtype: wo never stays fp8.
+    quantized.load_fp8(model, state, scales, torch_dtype, float32=float32, dequantized=keep | strict)
+    model.encoder.embed_tokens.weight = model.shared.weight
     return model.eval()
 
 

@@ -7,6 +7,9 @@ it lacks come from LoadModel's ``text_encoder`` (a UMT5 file or a diffusers fold
 tensors' names and shapes, as ComfyUI's model detection does, with diffusers' defaults (which the
 published Wan configs share) for what shapes cannot tell. The weights go through diffusers' own
 converters and ``from_single_file``, given a config folder written here, so nothing is fetched.
+The transformer and text encoder may be quantized (see nodes.diffusion.quantized): a GGUF transformer
+loads through diffusers' GGUF support, and fp8 files (plain or ComfyUI's scaled fp8) keep their fp8
+weights in fp8, computed in ``dtype``.
 
 Wan 2.2 A14B comes as two experts in two files (``…high_noise…``, ``…low_noise…``): naming either
 loads both, as ``transformer`` (high noise) and ``transformer_2`` (low noise).
@@ -21,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from nodes.diffusion import text_encoders
+from nodes.diffusion import quantized, text_encoders
 from nodes.diffusion.loading import PICKLE_SUFFIXES, refuse_pickle
 from nodes.diffusion.values import ModelParts
 from studio.nodeapi import NodeError
@@ -130,12 +133,12 @@ def vae_file_for(channels: int) -> str:
 def check_variant(path: Path) -> int:
     """The transformer's input channels from the file's header (16 when it cannot be read cheaply),
     refusing the variants this family cannot sample before any weights are read."""
-    if path.suffix != ".safetensors":
+    if path.suffix not in (".safetensors", ".gguf"):
         return 16
-    from studio.nodeapi.weights import WeightsFileError, tensor_shapes
+    from studio.nodeapi.weights import WeightsFileError, weights_tensors
 
     try:
-        shapes = tensor_shapes(path)
+        shapes = {name: info.shape for name, info in weights_tensors(path).items()}
     except WeightsFileError as exc:
         raise NodeError(str(exc)) from None
     prefix = COMFY_PREFIX if COMFY_PREFIX + "patch_embedding.weight" in shapes else ""
@@ -163,7 +166,8 @@ def missing_parts(path: Path, parts: ModelParts, channels: int) -> None:
 
 
 def read_weights(path: Path, allow_pickle: bool) -> dict[str, Any]:
-    """Every tensor of a weights file (pickles only when allowed, read with ``weights_only``)."""
+    """Every tensor of a weights file (pickles only when allowed, read with ``weights_only``; a GGUF
+    file's quantized tensors as diffusers' ``GGUFParameter``)."""
     import torch
     from safetensors.torch import load_file
 
@@ -171,7 +175,7 @@ def read_weights(path: Path, allow_pickle: bool) -> dict[str, Any]:
     if path.suffix == ".safetensors":
         return load_file(str(path))
     if path.suffix == ".gguf":
-        raise NodeError(f"{path.name}: GGUF files are not supported yet; use a .safetensors file")
+        return quantized.read_gguf(path)
     if path.suffix in PICKLE_SUFFIXES:
         state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
         while isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
@@ -196,12 +200,12 @@ def diffusers_transformer_state(state: dict[str, Any], name: str) -> dict[str, A
 
 
 def transformer_config(state: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """WanTransformer3DModel's config from its tensors (diffusers names)."""
+    """WanTransformer3DModel's config from its tensors (diffusers names; a quantized tensor's logical shape)."""
 
     def shape(key: str) -> tuple[int, ...]:
         if key not in state:
             raise NodeError(f"{name}: the Wan transformer tensor {key} is missing; the file is incomplete")
-        return tuple(state[key].shape)
+        return quantized.logical_shape(state[key])
 
     inner, in_channels, *patch = shape("patch_embedding.weight")
     if inner % HEAD_DIM:
@@ -229,7 +233,7 @@ def transformer_config(state: Mapping[str, Any], name: str) -> dict[str, Any]:
         if "blocks.0.attn2.add_k_proj.weight" in state
         else None,
         "rope_max_seq_len": ROPE_MAX_SEQ_LEN,
-        "pos_embed_seq_len": None if pos_embed is None else tuple(pos_embed.shape)[1],
+        "pos_embed_seq_len": None if pos_embed is None else quantized.logical_shape(pos_embed)[1],
     }
 
 
@@ -237,21 +241,50 @@ def load_transformer(path: Path, torch_dtype: Any, allow_pickle: bool) -> Any:
     from diffusers import WanTransformer3DModel
 
     state = diffusers_transformer_state(read_weights(path, allow_pickle), path.name)
+    scales = quantized.split_scales(state, path.name)
     config = transformer_config(state, path.name)
-    return from_single_file(WanTransformer3DModel, state, config, torch_dtype, path.name)
+    return build_model(WanTransformer3DModel, state, config, torch_dtype, path.name, scales)
 
 
-def from_single_file(cls: Any, state: dict[str, Any], config: dict[str, Any], torch_dtype: Any, name: str) -> Any:
-    """``cls.from_single_file`` over tensors already in diffusers' names, with ``config`` written to a
-    local folder (so diffusers reads no repository), in ``torch_dtype`` with the modules the class keeps
-    in float32 kept there, as ``from_pretrained`` does (``from_single_file`` would cast them too).
+def build_model(
+    cls: Any,
+    state: dict[str, Any],
+    config: dict[str, Any],
+    torch_dtype: Any,
+    name: str,
+    scales: dict[str, Any] | None = None,
+) -> Any:
+    """``cls`` with ``config`` from tensors already in diffusers' names, computing in ``torch_dtype``
+    with the modules the class keeps in float32 kept there, as ``from_pretrained`` does.
 
-    The tensors must be exactly the model's: from_single_file would run its converter again over
-    any other set of names."""
+    Plain and GGUF tensors load through ``cls.from_single_file`` with ``config`` written to a local
+    folder (so diffusers reads no repository); fp8 tensors (and a scaled-fp8 file's ``scales``, by
+    layer) are assigned with their fp8 Linear weights kept fp8 (nodes.diffusion.quantized). The
+    tensors must be exactly the model's: from_single_file would run its converter again over any
+    other set of names."""
+    model = empty_model(cls, config, state, name)
+    if scales or quantized.has_fp8(state):
+        quantized.load_fp8(model, state, scales or {}, torch_dtype, float32=model._keep_in_fp32_modules or ())
+        return model.eval()
+    expected = set(model.state_dict())
+    gguf = any(quantized.is_gguf(tensor) for tensor in state.values())
+    if gguf:
+        quantized.dequantize_outside_linears(model, state)
+    options = {"quantization_config": quantized.gguf_quantization(torch_dtype)} if gguf else {}
+    with tempfile.TemporaryDirectory(prefix="studio-config-") as folder:
+        Path(folder, "config.json").write_text(json.dumps({"_class_name": cls.__name__, **config}))
+        model = cls.from_single_file(state, config=folder, local_files_only=True, **options)  # the file's dtypes
+    cast_loaded(model, torch_dtype, expected)
+    return model
+
+
+def empty_model(cls: Any, config: dict[str, Any], state: dict[str, Any], name: str) -> Any:
+    """``cls`` with ``config`` and empty weights, once ``state`` is found to hold exactly its tensors."""
     from accelerate import init_empty_weights
 
     with init_empty_weights():
-        expected = set(cls.from_config(config).state_dict())
+        model = cls.from_config(config)
+    expected = set(model.state_dict())
     missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
     if missing or unexpected:
         detail = "; ".join(
@@ -260,23 +293,19 @@ def from_single_file(cls: Any, state: dict[str, Any], config: dict[str, Any], to
             if keys
         )
         raise NodeError(f"{name}: its tensors do not make the {cls.__name__} their shapes describe ({detail})")
-    with tempfile.TemporaryDirectory(prefix="studio-config-") as folder:
-        Path(folder, "config.json").write_text(json.dumps({"_class_name": cls.__name__, **config}))
-        model = cls.from_single_file(state, config=folder, local_files_only=True)  # the file's dtypes
-    cast_loaded(model, torch_dtype, expected)
     return model
 
 
 def cast_loaded(model: Any, torch_dtype: Any, loaded: set[str]) -> None:
     """Cast the loaded tensors to ``torch_dtype``, those of the class's ``_keep_in_fp32_modules`` to
-    float32 (diffusers' rule in ``load_model_dict_into_meta``)."""
+    float32 (diffusers' rule in ``load_model_dict_into_meta``); GGUF-quantized ones stay as they are."""
     import itertools
 
     import torch
 
     keep = model._keep_in_fp32_modules or []
     for name, tensor in itertools.chain(model.named_parameters(), model.named_buffers()):
-        if name in loaded and tensor.is_floating_point():
+        if name in loaded and tensor.is_floating_point() and not quantized.is_gguf(tensor):
             target = torch.float32 if any(m in name.split(".") for m in keep) else torch_dtype
             if tensor.dtype != target:
                 tensor.data = tensor.data.to(target)
@@ -289,6 +318,8 @@ def load_vae(part: Path, torch_dtype: Any, allow_pickle: bool) -> Any:
     if part.is_dir():
         folder = component_folder(part, "vae", allow_pickle)
         return AutoencoderKLWan.from_pretrained(str(folder), dtype=torch_dtype, local_files_only=True)
+    if part.suffix == ".gguf":
+        raise NodeError(f"vae: {part.name} is a GGUF file; use the Wan VAE's .safetensors file")
     state = diffusers_vae_state(read_weights(part, allow_pickle))
     for key in ("encoder.conv_in.weight", "post_quant_conv.weight", "decoder.conv_out.weight"):
         if key not in state:
@@ -301,7 +332,7 @@ def load_vae(part: Path, torch_dtype: Any, allow_pickle: bool) -> Any:
         patch = round((in_channels // 3) ** 0.5)
         config |= {"in_channels": in_channels, "out_channels": out_channels, "patch_size": patch}
         config |= {"decoder_base_dim": decoder_dim, **WAN22_VAE, "scale_factor_spatial": 8 * patch}
-    return from_single_file(AutoencoderKLWan, state, config, torch_dtype, f"vae: {part.name}")
+    return build_model(AutoencoderKLWan, state, config, torch_dtype, f"vae: {part.name}")
 
 
 def diffusers_vae_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -341,6 +372,11 @@ def load_text_encoder(part: Path, torch_dtype: Any, allow_pickle: bool) -> tuple
         tokenizer_folder = folder.parent / "tokenizer"
         tokenizer = text_encoders.folder_tokenizer(tokenizer_folder) if tokenizer_folder.is_dir() else None
         return model.eval(), tokenizer or umt5_tokenizer(None, part.name)
+    if part.suffix == ".gguf":
+        raise NodeError(
+            f"text_encoder: {part.name} is a GGUF text encoder, which is not supported yet; use "
+            "umt5_xxl_fp8_e4m3fn_scaled.safetensors or umt5_xxl_fp16.safetensors"
+        )
     state, spiece = text_encoders.encoder_state(read_weights(part, allow_pickle), f"text_encoder: {part.name}")
     tokenizer = umt5_tokenizer(spiece, part.name)
     return text_encoders.load_umt5(state, torch_dtype, f"text_encoder: {part.name}"), tokenizer
