@@ -99,6 +99,7 @@ class Settings:
     device: str = "auto"
     allow_pickle: bool = False
     theme: str = "dark"
+    cpu_threads: int = 0  # torch's threads for runs on the CPU; 0: STUDIO_CPU_THREADS, else the cores free
 
     @property
     def output_path(self) -> Path:

@@ -25,6 +25,7 @@ from studio.engine.events import (
     json_value,
 )
 from studio.engine.plan import cache_key, plan
+from studio.engine.threads import RunThreads
 from studio.graph.fileformat import graph_to_dict
 from studio.graph.model import Graph
 from studio.graph.registry import NodeRegistry
@@ -90,6 +91,8 @@ class Engine:
     ``device`` is ``auto|cpu|cuda|mps``; it is resolved (importing torch) on the first run.
     Without a ``registry`` (or ``families``) the engine uses what is installed under the
     ``studio.nodes`` (``studio.families``) entry points, the built-in library included.
+    ``cpu_threads`` fixes torch's thread count on the CPU; 0 or None: ``STUDIO_CPU_THREADS``,
+    else chosen per run for the cores free (:mod:`studio.engine.threads`).
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class Engine:
         cache_bytes: int | None = None,
         model_cache_bytes: int | None = None,
         dtype: str | None = None,
+        cpu_threads: int | None = None,
     ) -> None:
         self.registry = registry if registry is not None else NodeRegistry.installed()
         self._families = families
@@ -112,6 +116,7 @@ class Engine:
         self._device_preference = device
         self._device: str | None = None
         self._dtype = dtype
+        self._cpu_threads = cpu_threads
         self._run_lock = threading.Lock()
         self._cancel: CancelToken | None = None
 
@@ -196,6 +201,8 @@ class Engine:
         report = RunReport()
         results: dict[str, dict[str, Any]] = {}
         dependents = Dependents(order, ((lk.from_node, lk.to_node) for lk in graph.links))  # built on a failure
+        # The CPU thread count, set once per run (issue 11); resolving the device is left to the nodes.
+        threads = RunThreads(lambda: self.device, self._cpu_threads, known=self._device or self._device_preference)
 
         for node_id in order:
             node = graph.node(node_id)
@@ -222,10 +229,11 @@ class Engine:
             values.update({lk.to_port: results[lk.from_node][lk.from_port] for lk in upstream})
             values.update(params[node_id])
             emit(NodeStarted(node_id, node.type))
+            threads.node_starting()
             ctx = RunContext(
                 node_id=node_id,
                 node_type=node.type,
-                device=lambda: self.device,
+                device=threads.device,
                 dtype=lambda: self.dtype,
                 settings=settings,
                 cancel=token,

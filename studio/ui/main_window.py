@@ -136,7 +136,13 @@ class MainWindow(QMainWindow):
         )
         from studio.composition import default_families
 
-        return Engine(s.device, registry=self.registry, families=default_families(), settings=run_settings)
+        return Engine(
+            s.device,
+            registry=self.registry,
+            families=default_families(),
+            settings=run_settings,
+            cpu_threads=s.cpu_threads,
+        )
 
     def _source(self) -> str:
         return str(self.document.path or "")

@@ -1,4 +1,4 @@
-"""SettingsDialog: model folders, output folder, device, allow pickle (off by default) and theme."""
+"""SettingsDialog: model folders, output folder, device, CPU threads, allow pickle (off by default) and theme."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -56,6 +57,14 @@ class SettingsDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setCurrentText(settings.device if settings.device in DEVICES else "auto")
+        self.cpu_threads = QSpinBox()
+        self.cpu_threads.setRange(0, 1024)
+        self.cpu_threads.setValue(max(0, settings.cpu_threads))
+        self.cpu_threads.setSpecialValueText("automatic")
+        self.cpu_threads.setToolTip(
+            "Threads for renders on the CPU. Automatic uses the cores no other program keeps busy "
+            "when a render starts; STUDIO_CPU_THREADS in the environment sets it too."
+        )
         self.allow_pickle = QCheckBox("Allow loading pickled model files (.ckpt, .pt, .bin)")
         self.allow_pickle.setChecked(settings.allow_pickle)
         self.allow_pickle.setToolTip(
@@ -73,6 +82,7 @@ class SettingsDialog(QDialog):
         form.addRow("Model folders", models)
         form.addRow("Output folder", output_row)
         form.addRow("Device", self.device)
+        form.addRow("CPU threads (0 = automatic)", self.cpu_threads)
         form.addRow("Safety", self.allow_pickle)
         form.addRow("Theme", self.theme)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -97,6 +107,7 @@ class SettingsDialog(QDialog):
             model_folders=[self.folders.item(i).text() for i in range(self.folders.count())],
             output_dir=self.output.text().strip(),
             device=self.device.currentText(),
+            cpu_threads=self.cpu_threads.value(),
             allow_pickle=self.allow_pickle.isChecked(),
             theme=self.theme.currentText(),
         )
