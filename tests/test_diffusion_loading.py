@@ -245,3 +245,23 @@ def test_separate_parts_are_refused_where_the_model_already_has_them(registry, s
     pickled.write_bytes(b"x")
     with pytest.raises(NodeError, match=r"te\.bin is a pickle file"):
         _load(registry, sd_folder, parts={"text_encoder": str(pickled)})
+
+
+def test_loading_draws_no_progress_bars_of_its_own(registry, sd_folder, capfd):
+    _load(registry, sd_folder)
+    err = capfd.readouterr().err
+    assert "Loading pipeline components" not in err and "Loading weights" not in err
+
+
+def test_a_second_run_with_a_changed_prompt_loads_nothing(registry, families, tmp_path):
+    from diffusion_graphs import text_to_image_graph
+
+    from studio.bundled import find_bundled
+    from studio.engine import Engine
+
+    engine = Engine("cpu", registry=registry, families=families, settings=RunSettings(output_dir=tmp_path))
+    graph = text_to_image_graph(find_bundled("resources/models/starter"), width=64, height=64, frames=5, steps=1)
+    assert engine.run(graph).nodes["load"].status == "ran"
+    graph.set_param("encode", "text", "a blue circle moving left on a red background")
+    report = engine.run(graph)
+    assert report.ok and report.nodes["load"].status == "cached" and report.nodes["encode"].status == "ran"

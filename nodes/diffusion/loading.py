@@ -139,16 +139,25 @@ def _check_component(component: Path, allow_pickle: bool) -> bool:
 @contextmanager
 def offline() -> Any:
     """HF_HUB_OFFLINE for code that reads it at call time (and for any child process), and
-    huggingface_hub's own flag, which it reads from the environment only when first imported."""
+    huggingface_hub's own flag, which it reads from the environment only when first imported;
+    diffusers' and transformers' loading progress bars off meanwhile."""
     import huggingface_hub.constants as hub
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
 
     previous = os.environ.get("HF_HUB_OFFLINE")
     previous_hub = hub.HF_HUB_OFFLINE
     os.environ["HF_HUB_OFFLINE"] = "1"
     hub.HF_HUB_OFFLINE = True
+    # Their "Loading pipeline components…" bars would draw over the studio's own progress.
+    bars = [lib for lib in (diffusers_logging, transformers_logging) if lib.is_progress_bar_enabled()]
+    for lib in bars:
+        lib.disable_progress_bar()
     try:
         yield
     finally:
+        for lib in bars:
+            lib.enable_progress_bar()
         hub.HF_HUB_OFFLINE = previous_hub
         if previous is None:
             os.environ.pop("HF_HUB_OFFLINE", None)
