@@ -359,3 +359,73 @@ def test_models_are_budgeted_where_their_weights_sit_and_unloaded_on_request():
     assert (cache.place_nbytes("vram"), cache.place_nbytes("ram")) == (5000, 8000)
     assert sorted(cache.drop("models")) == ["offloaded", "second"]
     assert "frames" in cache and cache.pool_nbytes("models") == 0
+
+
+def test_unload_models_drops_loaded_models_and_keeps_other_outputs(rec):
+    from studio.engine import RunSettings
+    from studio.graph import Graph, InputSpec, NodeRegistry, OutputSpec, ParamSpec, node_type
+    from studio.graph import types as t
+
+    class Handle:
+        cache_pool = "models"
+
+        def cache_placement(self):
+            return {"ram": 100}
+
+    @node_type("Loader", category="Test", outputs=[OutputSpec("model", t.MODEL)])
+    def loader(ctx):
+        return {"model": Handle()}
+
+    @node_type(
+        "Use",
+        category="Test",
+        inputs=[InputSpec("model", t.MODEL)],
+        params=[ParamSpec("k", t.INT, 0)],
+        outputs=[OutputSpec("n", "N")],
+        output=True,
+    )
+    def use(ctx, *, model, k):
+        return {"n": k}
+
+    registry = NodeRegistry()
+    registry.register_all([loader, use])
+    engine = Engine("cpu", registry=registry, settings=RunSettings())
+    graph = Graph()
+    graph.add_node(Node("load", "Loader"))
+    graph.add_node(Node("use", "Use"))
+    graph.connect(Link("load", "model", "use", "model"))
+    engine.run(graph)
+    assert engine.cache.pool_nbytes("models") == 100
+    assert len(engine.unload_models()) == 1
+    assert engine.cache.pool_nbytes("models") == 0 and len(engine.cache) == 1  # the other output stays
+    graph.set_param("use", "k", 2)
+    assert engine.run(graph).nodes["load"].status == "ran"  # loaded again only when needed
+
+
+def test_editing_a_file_in_a_model_folder_reruns_the_node_that_reads_it(tmp_path):
+    from studio.engine import RunSettings
+    from studio.graph import NodeRegistry, OutputSpec, ParamSpec, node_type
+    from studio.graph import types as t
+
+    reads = []
+
+    @node_type(
+        "Read", category="Test", params=[ParamSpec("path", t.PATH, "")], outputs=[OutputSpec("n", "N")], output=True
+    )
+    def read(ctx, *, path):
+        reads.append(path)
+        return {"n": 1}
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "weights.safetensors").write_bytes(b"one")
+    registry = NodeRegistry()
+    registry.register(read)
+    engine = Engine("cpu", registry=registry, settings=RunSettings(model_folders=(folder,)))
+    graph = chain(("Read", "r"), params={"r": {"path": "weights.safetensors"}})  # relative: in the model folder
+    engine.run(graph)
+    engine.run(graph)
+    assert len(reads) == 1
+    (folder / "weights.safetensors").write_bytes(b"a new version")
+    engine.run(graph)
+    assert len(reads) == 2

@@ -23,6 +23,30 @@ def resolve_device(preference: str = "auto") -> str:
     raise ValueError(f"device {preference!r} is not available on this machine; use --device cpu or auto")
 
 
+def device_memory(device: str) -> int | None:
+    """Bytes of memory on a GPU device (None for the CPU, or when the backend does not say)."""
+    if device != "cuda":
+        return None  # MPS shares the machine's RAM: its models count in the RAM budget
+    import torch
+
+    return int(torch.cuda.get_device_properties(torch.cuda.current_device()).total_memory)
+
+
+def release_device_memory(device: str) -> None:
+    """Hand freed GPU memory back (after models were dropped), where torch holds it in a cache."""
+    import gc
+
+    gc.collect()
+    if device == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+    elif device == "mps":
+        import torch
+
+        torch.mps.empty_cache()
+
+
 def default_dtype(device: str) -> str:
     """Half precision on GPUs (bf16 where CUDA supports it), float32 on the CPU."""
     if device == "cuda":

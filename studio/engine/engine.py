@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.engine.cache import NodeCache
+from studio.bundled import find_bundled
+from studio.engine.cache import MODELS, VRAM, VRAM_SHARE, NodeCache
 from studio.engine.context import CancelToken, RunContext
 from studio.engine.disk_cache import DiskCache
 from studio.engine.events import (
@@ -130,9 +131,12 @@ class Engine:
     @property
     def device(self) -> str:
         if self._device is None:
-            from studio.engine.device import resolve_device
+            from studio.engine.device import device_memory, resolve_device
 
             self._device = resolve_device(self._device_preference)
+            memory = device_memory(self._device)
+            if memory is not None:  # models on the GPU get a share of its memory; the rest is for activations
+                self.cache.budgets[VRAM] = int(memory * VRAM_SHARE)
         return self._device
 
     @property
@@ -145,6 +149,16 @@ class Engine:
 
     def validate(self, graph: Graph) -> list[Problem]:
         return validate(graph, self.registry)
+
+    def unload_models(self) -> list[str]:
+        """Drop every loaded model from the cache and give their memory back ("Unload models");
+        returns the cache keys dropped. A run in progress keeps the models it holds."""
+        dropped = self.cache.drop(MODELS)
+        if dropped and self._device is not None:
+            from studio.engine.device import release_device_memory
+
+            release_device_memory(self._device)
+        return dropped
 
     def cancel(self) -> None:
         """Cancel the run in progress (from any thread); it stops within one step."""
@@ -280,6 +294,7 @@ class Engine:
         """Every planned node's cache key and parameters. Keys depend only on parameters and the
         keys upstream, so they are known before anything runs; output nodes are salted with the
         output folder (their result is a file there)."""
+        locate = _locator(self.settings.model_folders)
         keys: dict[str, str] = {}
         params: dict[str, dict[str, Any]] = {}
         for node_id in order:
@@ -289,7 +304,7 @@ class Engine:
             input_keys = {lk.to_port: f"{keys[lk.from_node]}:{lk.from_port}" for lk in links_into.get(node_id, [])}
             for name in input_keys:
                 values.pop(name, None)  # a promoted parameter is driven by its wire
-            keys[node_id] = cache_key(spec, values, input_keys, salt=salt if spec.output else "")
+            keys[node_id] = cache_key(spec, values, input_keys, salt=salt if spec.output else "", locate=locate)
             params[node_id] = values
         return keys, params
 
@@ -322,6 +337,27 @@ class Engine:
         self.cache.put(key, outputs, protect=run_keys)
         if spec.persist is not None and self.disk_cache is not None:
             self.disk_cache.put(key, outputs, spec.persist)
+
+
+def _locator(folders: tuple[Path, ...]) -> Callable[[str], str | None]:
+    """Where a PATH parameter's file is, found as nodes find it: as given, in a model folder, or
+    among the bundled files (so editing a model in a model folder re-runs what loads it)."""
+
+    def locate(value: str) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            return None
+        given = Path(value).expanduser()
+        candidates = [given] if given.is_absolute() else [given, *(Path(f) / given for f in folders)]
+        for candidate in candidates:
+            try:
+                if candidate.exists():
+                    return str(candidate)
+            except (OSError, ValueError):
+                continue
+        found = find_bundled(value)
+        return str(found) if found is not None else None
+
+    return locate
 
 
 class _LazyDocument:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+from collections.abc import Callable
 from typing import Any
 
 from studio.graph.model import Graph
@@ -26,14 +27,25 @@ def plan(graph: Graph, registry: NodeRegistry, targets: list[str] | None = None)
     return topological_order(nodes, ((lk.from_node, lk.to_node) for lk in graph.links))
 
 
-def cache_key(spec: NodeSpec, params: dict[str, Any], input_keys: dict[str, str], salt: str = "") -> str:
+def cache_key(
+    spec: NodeSpec,
+    params: dict[str, Any],
+    input_keys: dict[str, str],
+    salt: str = "",
+    locate: Callable[[str], str | None] | None = None,
+) -> str:
     """A node's key: its type, type version, parameters and the keys of what feeds it.
 
     For PATH parameters the file's size and modification time count too, so editing a
-    loaded file re-runs the node that reads it. Value types are part of the key, so 1, 1.0
-    and True never share an entry.
+    loaded file re-runs the node that reads it; ``locate`` finds a relative path the way the
+    nodes do (in the model folders, among the bundled files). Value types are part of the key,
+    so 1, 1.0 and True never share an entry.
     """
-    files = tuple((name, _file_stamp(params[name])) for name in spec.path_params if params.get(name))
+    files = tuple(
+        (name, _file_stamp(locate(params[name]) if locate else params[name]))
+        for name in spec.path_params
+        if params.get(name)
+    )
     snapshot = (
         spec.type,
         spec.version,

@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoGroup, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QVBoxLayout, QWidget
 
 from studio.graph.registry import NodeRegistry
 from studio.graph.validate import errors, validate
@@ -17,7 +17,10 @@ from studio.settings import Settings
 from studio.textsafe import safe
 from studio.ui import clipboard, commands, theme
 from studio.ui.autosave import Autosaver, Recovery
+from studio.ui.banner import Banner
+from studio.ui.cache_status import CacheStatus
 from studio.ui.document import DocumentController, example_graphs
+from studio.ui.engine_setup import make_engine
 from studio.ui.history_strip import HistoryStrip
 from studio.ui.inspector import SEED_MODES_KEY, Inspector
 from studio.ui.node_adding import NodeAdding
@@ -31,20 +34,6 @@ from studio.ui.run_presenter import RunPresenter
 from studio.ui.scene import GraphScene
 from studio.ui.timeline_link import TimelineLink
 from studio.ui.view import GraphView
-
-
-class Banner(QLabel):
-    """A notice over the canvas; a click dismisses it."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setObjectName("banner")
-        self.setTextFormat(Qt.TextFormat.PlainText)  # messages quote graph files: never render them as HTML
-        self.setToolTip("Click to dismiss")
-        self.setCursor(Qt.CursorShape.PointingHandCursor)
-
-    def mousePressEvent(self, event: Any) -> None:  # noqa: N802
-        self.hide()
 
 
 class MainWindow(QMainWindow):
@@ -125,24 +114,20 @@ class MainWindow(QMainWindow):
         self.document.recent_changed.connect(self._fill_recent_menu)
         self._watch_graph()
         self._update_title()
+        self.cache_status = CacheStatus(self.runs)
+        self.statusBar().addPermanentWidget(self.cache_status)
         self.statusBar().showMessage("Double-click the canvas or press Tab to add a node · Ctrl+Enter runs", 0)
 
     def _make_engine(self) -> Any:
-        from studio.engine import Engine, RunSettings
+        return make_engine(self.settings, self.registry)
 
-        s = self.settings
-        run_settings = RunSettings(
-            output_dir=s.output_path, model_folders=tuple(s.model_paths()), allow_pickle=s.allow_pickle
-        )
-        from studio.composition import default_families
+    def _unload_models(self) -> None:
+        count = self.runs.unload_models()
+        self.notify(f"Unloaded {count} model{'s' if count != 1 else ''}; the next run loads what it needs", "status")
 
-        return Engine(
-            s.device,
-            registry=self.registry,
-            families=default_families(),
-            settings=run_settings,
-            cpu_threads=s.cpu_threads,
-        )
+    def _clear_cache(self) -> None:
+        self.runs.clear_cache()
+        self.notify("Cache cleared: the next run computes every node again (loaded models stay)", "status")
 
     def _source(self) -> str:
         return str(self.document.path or "")
@@ -239,6 +224,9 @@ class MainWindow(QMainWindow):
         self.run_action = self._action(run, "Run", [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")], self.run)
         self.cancel_action = self._action(run, "Cancel", QKeySequence("Esc"), lambda: self.runs.cancel())
         self.run_action.setToolTip("Queue the graph for rendering (Ctrl+Enter)")
+        run.addSeparator()
+        self.unload_action = self._action(run, "Unload models", [], self._unload_models)
+        self.clear_cache_action = self._action(run, "Clear cache", [], self._clear_cache)
 
         bar = self.addToolBar("Main")
         bar.setObjectName("main-toolbar")

@@ -28,6 +28,7 @@ class RunController(QObject):
     node_finished = Signal(int, str, float)
     node_failed = Signal(int, str, str, object)  # job id, node id, message, skipped node ids
     run_finished = Signal(object)  # the job, in a final state (done, failed, cancelled, invalid)
+    cache_changed = Signal()  # models unloaded or the cache cleared
     _relayed = Signal(object, object, object)
 
     def __init__(self, make_engine: Callable[[], Any], parent: QObject | None = None) -> None:
@@ -93,6 +94,39 @@ class RunController(QObject):
     def shutdown(self, timeout: float = 10.0) -> None:
         if self._queue is not None:
             self._queue.shutdown(timeout)
+
+    # ---- the engine's caches ----------------------------------------------------------------
+    @property
+    def engine(self) -> Any:
+        """The engine runs go to (None until the first run starts the queue)."""
+        return self._queue.engine if self._queue is not None else None
+
+    def cache_sizes(self) -> dict[str, int]:
+        """Bytes held: ``outputs`` and ``models`` in memory, ``disk`` in the on-disk cache."""
+        engine = self.engine
+        if engine is None:
+            return {"outputs": 0, "models": 0, "disk": 0}
+        disk = engine.disk_cache.nbytes if engine.disk_cache is not None else 0
+        return {
+            "outputs": engine.cache.pool_nbytes("outputs"),
+            "models": engine.cache.pool_nbytes("models"),
+            "disk": disk,
+        }
+
+    def unload_models(self) -> int:
+        """Release every loaded model (a run in progress keeps those it holds); returns how many."""
+        count = len(self.engine.unload_models()) if self.engine is not None else 0
+        self.cache_changed.emit()
+        return count
+
+    def clear_cache(self) -> None:
+        """Forget every node output, in memory and on disk; loaded models stay."""
+        engine = self.engine
+        if engine is not None:
+            engine.cache.drop("outputs")
+            if engine.disk_cache is not None:
+                engine.disk_cache.clear()
+        self.cache_changed.emit()
 
     def reconfigure(self) -> None:
         """After a settings change: the next run gets a fresh engine; a run in progress finishes

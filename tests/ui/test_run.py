@@ -122,3 +122,18 @@ def test_a_settings_change_during_a_run_applies_when_the_run_ends(window, qtbot)
         GATE.set()
     assert finished.args[0].status == "done"
     assert len(made) == 2 and window.runs.queue.engine is made[1]  # the next run gets the new settings
+
+
+def test_the_status_bar_shows_the_cache_and_the_run_menu_frees_it(window, qtbot):
+    small_graph(window, sampler=True, steps=2)
+    assert window.cache_status.text().startswith("Cache: 0 B outputs")
+    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000):
+        window.run()
+    assert window.cache_status.sizes["outputs"] > 0
+    window.clear_cache_action.trigger()
+    assert window.cache_status.sizes["outputs"] == 0 and "0 B outputs" in window.cache_status.text()
+    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000):
+        window.run()  # nothing cached any more: every node runs again
+    assert {item.state for item in window.scene.node_items.values()} == {"done"}
+    window.unload_action.trigger()
+    assert window.cache_status.sizes["models"] == 0
