@@ -125,19 +125,19 @@ def run_case(policy: str, loaded: bool, reps: int) -> dict:
             text=True,
             check=False,
         )
+        # The case's CPU time is ours (the competitor, not yet waited for, is not in it); the
+        # rest of the machine's busy time is the competitor's and the neighbours'.
+        after = os.times()
+        own = (after.children_user + after.children_system) - (before.children_user + before.children_system)
+        busy = measure(own, time.perf_counter() - t0)
     finally:
         if competitor is not None:
             competitor.kill()
             competitor.wait()
-    after = os.times()
-    wall = time.perf_counter() - t0
     if result.returncode != 0:
         raise SystemExit(f"case {policy} ({'loaded' if loaded else 'idle'}) failed:\n{result.stderr[-2000:]}")
     record = json.loads(result.stdout.strip().splitlines()[-1])
-    # The child's CPU time is ours; what is left of the machine's busy time is the neighbours'
-    # (and the competitor's, when there is one).
-    own = (after.children_user + after.children_system) - (before.children_user + before.children_system)
-    record["busy_elsewhere"] = measure(own, wall)
+    record["busy_elsewhere"] = busy
     return record
 
 

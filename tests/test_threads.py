@@ -73,12 +73,32 @@ def test_a_set_count_wins_over_the_environment_which_fills_in_for_automatic():
 
 
 # ---- what the machine says -------------------------------------------------------------------
-def test_the_load_probe_counts_runnable_tasks_besides_its_own_thread(tmp_path):
+def fake_proc(tmp_path, running: int, states: dict[str, str]) -> tuple[str, str]:
+    """A /proc/loadavg with ``running`` runnable tasks, and this process's threads' stat files."""
     loadavg = tmp_path / "loadavg"
-    loadavg.write_text("0.52 0.41 0.30 3/120 4242\n")
-    assert busy_cores_elsewhere(samples=3, gap=0.0, path=str(loadavg)) == 2.0
-    loadavg.write_text("0.00 0.00 0.00 1/80 4242\n")
-    assert busy_cores_elsewhere(samples=2, gap=0.0, path=str(loadavg)) == 0.0
+    loadavg.write_text(f"0.52 0.41 0.30 {running}/120 4242\n")
+    tasks = tmp_path / "task"
+    for tid, line in states.items():
+        (tasks / tid).mkdir(parents=True)
+        (tasks / tid / "stat").write_text(line)
+    return str(loadavg), str(tasks)
+
+
+def test_the_load_probe_counts_runnable_tasks_of_other_processes(tmp_path):
+    loadavg, tasks = fake_proc(tmp_path, 3, {"10": "10 (python) R 1 10", "11": "11 (python) S 1 10"})
+    assert busy_cores_elsewhere(samples=3, gap=0.0, path=loadavg, own_threads=tasks) == 2.0
+
+
+def test_the_load_probe_leaves_out_our_own_spinning_threads(tmp_path):
+    # An OpenMP thread of ours still spinning after the last run is runnable, but not load.
+    states = {"10": "10 (python) R 1 10", "11": "11 (pt_omp worker) R 1 10", "12": "12 (odd) R name) S 1 10"}
+    loadavg, tasks = fake_proc(tmp_path, 2, states)
+    assert busy_cores_elsewhere(samples=2, gap=0.0, path=loadavg, own_threads=tasks) == 0.0
+
+
+def test_the_load_probe_always_leaves_out_the_thread_reading(tmp_path):
+    loadavg, _ = fake_proc(tmp_path, 1, {})
+    assert busy_cores_elsewhere(samples=2, gap=0.0, path=loadavg, own_threads=str(tmp_path / "none")) == 0.0
 
 
 def test_the_load_probe_says_unknown_where_there_is_no_count(tmp_path):

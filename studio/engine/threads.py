@@ -85,27 +85,49 @@ def usable_cores() -> int:
 
 
 def busy_cores_elsewhere(
-    samples: int = LOAD_SAMPLES, gap: float = LOAD_SAMPLE_GAP, path: str = "/proc/loadavg"
+    samples: int = LOAD_SAMPLES,
+    gap: float = LOAD_SAMPLE_GAP,
+    path: str = "/proc/loadavg",
+    own_threads: str = "/proc/self/task",
 ) -> float | None:
-    """How many tasks besides the calling thread are runnable right now, averaged over a few ms.
+    """How many tasks of other processes are runnable right now, averaged over a few ms.
 
     Reads the kernel's count of runnable tasks (``/proc/loadavg``, Linux): unlike the one-minute
     load average it sees a process that started a second ago, and unlike CPU time sampled from
-    ``/proc/stat`` it needs no 100 ms window at 100 ticks a second. The calling thread is
-    runnable while it reads, so it is not counted. None where the count is not available
-    (macOS, Windows): there every core counts as free.
+    ``/proc/stat`` it needs no 100 ms window at 100 ticks a second. This process's own runnable
+    threads are not counted: the one reading, and OpenMP threads still spinning after the last
+    run. None where the count is not available (macOS, Windows): there every core counts as free.
     """
     counts = []
     for index in range(samples):
         try:
             with open(path, encoding="ascii") as file:
-                running = file.read().split()[3].split("/")[0]
-            counts.append(int(running) - 1)
+                running = int(file.read().split()[3].split("/")[0])
         except (OSError, IndexError, ValueError):
             return None
+        counts.append(running - max(1, _runnable_threads(own_threads)))
         if index + 1 < samples:
             time.sleep(gap)
     return max(0.0, sum(counts) / len(counts))
+
+
+def _runnable_threads(task_dir: str) -> int:
+    """How many threads of this process are running or ready to run (state R); 0 if unknown."""
+    try:
+        tids = os.listdir(task_dir)
+    except OSError:
+        return 0
+    count = 0
+    for tid in tids:
+        try:
+            with open(os.path.join(task_dir, tid, "stat"), "rb") as file:
+                stat = file.read()
+        except OSError:
+            continue  # the thread ended meanwhile
+        # "pid (name) S ...": the name may hold spaces and parentheses, the state follows the last ")".
+        if stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] == b"R":
+            count += 1
+    return count
 
 
 def apply_cpu_threads(setting: int | None = None) -> int:
