@@ -142,6 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             families=default_families(),
             disk_cache=DiskCache(cache_dir() / "outputs"),
             cpu_threads=settings.cpu_threads,
+            cache_bytes=settings.output_cache_bytes(),
             settings=RunSettings(
                 output_dir=output_dir,
                 model_folders=tuple(search_folders([*_model_folders(args.models), *settings.model_paths()])),

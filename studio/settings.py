@@ -100,6 +100,15 @@ class Settings:
     allow_pickle: bool = False
     theme: str = "dark"
     cpu_threads: int = 0  # torch's threads for runs on the CPU; 0: STUDIO_CPU_THREADS, else the cores free
+    cache_percent: int = 0  # of the machine's memory kept for node outputs between runs; 0: automatic (10%)
+
+    def output_cache_bytes(self) -> int | None:
+        """The output cache's budget in bytes, or None for the engine's automatic share."""
+        if not 0 < self.cache_percent <= 90:
+            return None
+        from studio.engine.cache import physical_memory
+
+        return physical_memory() * self.cache_percent // 100
 
     @property
     def output_path(self) -> Path:

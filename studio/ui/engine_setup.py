@@ -26,4 +26,5 @@ def make_engine(settings: Any, registry: Any) -> Any:
         settings=run_settings,
         cpu_threads=settings.cpu_threads,
         disk_cache=DiskCache(cache_dir() / "outputs"),
+        cache_bytes=settings.output_cache_bytes(),
     )

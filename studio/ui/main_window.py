@@ -370,11 +370,8 @@ class MainWindow(QMainWindow):
             theme.apply_theme(QApplication.instance(), settings.theme)
             self.scene.update()
             self.view.viewport().update()
-        if (settings.device, settings.allow_pickle, settings.model_folders) != (
-            old.device,
-            old.allow_pickle,
-            old.model_folders,
-        ):
+        engine_fields = ("device", "allow_pickle", "model_folders", "cpu_threads", "cache_percent")
+        if any(getattr(settings, name) != getattr(old, name) for name in engine_fields):
             self.runs.reconfigure()  # the next run starts an engine with the new settings
 
     def showEvent(self, event: Any) -> None:  # noqa: N802

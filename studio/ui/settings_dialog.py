@@ -65,6 +65,15 @@ class SettingsDialog(QDialog):
             "Threads for renders on the CPU. Automatic uses the cores no other program keeps busy "
             "when a render starts; STUDIO_CPU_THREADS in the environment sets it too."
         )
+        self.cache_percent = QSpinBox()
+        self.cache_percent.setRange(0, 90)
+        self.cache_percent.setSuffix(" % of memory")
+        self.cache_percent.setValue(settings.cache_percent if 0 <= settings.cache_percent <= 90 else 0)
+        self.cache_percent.setSpecialValueText("automatic (10 %)")
+        self.cache_percent.setToolTip(
+            "How much memory node outputs may keep between runs, so only what changed runs again. "
+            "Loaded models have a budget of their own; Run → Clear cache empties it."
+        )
         self.allow_pickle = QCheckBox("Allow loading pickled model files (.ckpt, .pt, .bin)")
         self.allow_pickle.setChecked(settings.allow_pickle)
         self.allow_pickle.setToolTip(
@@ -83,6 +92,7 @@ class SettingsDialog(QDialog):
         form.addRow("Output folder", output_row)
         form.addRow("Device", self.device)
         form.addRow("CPU threads (0 = automatic)", self.cpu_threads)
+        form.addRow("Output cache", self.cache_percent)
         form.addRow("Safety", self.allow_pickle)
         form.addRow("Theme", self.theme)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -108,6 +118,7 @@ class SettingsDialog(QDialog):
             output_dir=self.output.text().strip(),
             device=self.device.currentText(),
             cpu_threads=self.cpu_threads.value(),
+            cache_percent=self.cache_percent.value(),
             allow_pickle=self.allow_pickle.isChecked(),
             theme=self.theme.currentText(),
         )

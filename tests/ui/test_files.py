@@ -182,3 +182,22 @@ def test_settings_apply_theme_and_persist(window, qtbot):
     assert Settings.load().theme == "light" and Settings.load().device == "cpu"
     window.apply_settings(Settings(output_dir=window.settings.output_dir, device="cpu", theme="dark"))
     assert theme.current().name == "dark"
+
+
+def test_the_output_cache_share_is_a_setting_the_next_engine_uses(window, qtbot):
+    from dataclasses import replace
+
+    from studio.engine.cache import physical_memory
+    from studio.ui.engine_setup import make_engine
+    from studio.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(window.settings, window)
+    qtbot.addWidget(dialog)
+    dialog.cache_percent.setValue(5)
+    settings = dialog.result_settings()
+    assert settings.cache_percent == 5
+    engine = make_engine(settings, window.registry)
+    assert engine.cache.byte_budget == physical_memory() * 5 // 100
+    assert make_engine(replace(settings, cache_percent=0), window.registry).cache.byte_budget == int(
+        physical_memory() * 0.10
+    )
