@@ -13,8 +13,11 @@ def run_app(argv: list[str]) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from studio.run_console import log_to_stderr
     from studio.settings import Settings
     from studio.ui.qt_compat import check_binding
+
+    log_to_stderr()  # warnings quote graph files: one escaped line each, as the command line prints them
 
     problem = check_binding()
     if problem:
