@@ -11,7 +11,7 @@ from studio.graph.spec import NodeSpec
 
 def builtin_node_types() -> list[NodeSpec]:
     """Every built-in node type. A new node type adds one line here."""
-    from nodes import generate, interpolate, media, primitives, upscale, video
+    from nodes import frames, generate, interpolate, media, primitives, upscale, video
     from nodes.diffusion import nodes as diffusion
 
     return [
@@ -22,6 +22,7 @@ def builtin_node_types() -> list[NodeSpec]:
         upscale.upscale,
         interpolate.interpolate,
         media.load_image,
+        frames.frame_at,
         media.load_video,
         media.load_audio,
         media.mux_audio_node,

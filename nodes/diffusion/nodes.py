@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from nodes.diffusion.families import BUILTIN_FAMILY_NAMES, SampleJob
+from nodes.diffusion.images import FIT_CHOICES, fit_image, latent_pixel_size
 from nodes.diffusion.loading import DTYPES, OFFLOAD, detect_family, load_model, refuse_pickle, resolve_path
 from nodes.diffusion.previews import latent_preview
 from nodes.diffusion.schedulers import SCHEDULER_CHOICES, make_scheduler
 from nodes.diffusion.values import LATENT_ON_DISK, Conditioning, Latent, ModelHandle, ModelParts
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
-from studio.media.types import Frames
+from studio.media.types import Frames, Image
 from studio.nodeapi import NodeError
 
 # The built-in families; a family from an installed pack is used through "auto".
@@ -182,6 +183,8 @@ def empty_latent(ctx, *, model: ModelHandle, width: int, height: int, frames: in
         InputSpec("positive", t.CONDITIONING),
         InputSpec("negative", t.CONDITIONING, optional=True, doc="unconnected: the empty prompt"),
         InputSpec("latent", t.LATENT),
+        InputSpec("first_frame", t.IMAGE, optional=True, doc="image-to-video: the clip starts from this image"),
+        InputSpec("last_frame", t.IMAGE, optional=True, doc="first/last-frame: the clip ends on this image"),
     ],
     params=[
         ParamSpec("steps", t.INT, 20, min=1, max=200),
@@ -190,6 +193,14 @@ def empty_latent(ctx, *, model: ModelHandle, width: int, height: int, frames: in
         ParamSpec("scheduler", t.CHOICE, "default", choices=SCHEDULER_CHOICES, doc="default: the model's own"),
         ParamSpec(
             "denoise", t.FLOAT, 1.0, min=0.0, max=1.0, doc="below 1 keeps part of the input latent (image-to-image)"
+        ),
+        ParamSpec(
+            "fit",
+            t.CHOICE,
+            "crop",
+            choices=FIT_CHOICES,
+            doc="how first_frame/last_frame meet the latent's size: crop (fill, keep the centre), "
+            "pad (letterbox), or resize (stretch)",
         ),
     ],
     outputs=[OutputSpec("latent", t.LATENT)],
@@ -207,9 +218,17 @@ def sampler(
     seed: int,
     scheduler: str,
     denoise: float,
+    first_frame: Image | None = None,
+    last_frame: Image | None = None,
+    fit: str = "crop",
 ) -> dict:
     _same_family(model, positive, "positive")
     _same_family(model, latent, "latent")
+    images = {"first_frame": first_frame, "last_frame": last_frame}
+    for port, image in images.items():
+        if image is not None and port not in model.adapter.image_inputs:
+            usable = " and ".join(sorted(model.adapter.image_inputs)) or "no image inputs"
+            raise NodeError(f"{port}: {model.adapter.label} models cannot use it (this family takes {usable})")
     if negative is None:
         zeros = model.adapter.unconditional(model, positive)
         if zeros is not None:
@@ -238,6 +257,11 @@ def sampler(
         generator=ctx.generator(seed),
         denoise=denoise,
         on_step=on_step,
+        **{
+            port: fit_image(image.array, latent_pixel_size(latent), fit)
+            for port, image in images.items()
+            if image is not None
+        },
     )
     ctx.check_cancelled()
     with torch_work("sampling"):

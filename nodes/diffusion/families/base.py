@@ -28,6 +28,9 @@ class SampleJob:
     denoise: float
     # on_step(index, total, make_preview_latents) is called after every scheduler step.
     on_step: Callable[[int, int, Callable[[], Any]], None]
+    # Image conditioning (uint8 RGB [H, W, 3] arrays), already fitted to the latent's pixel size.
+    first_frame: Any = None
+    last_frame: Any = None
 
     @property
     def from_noise(self) -> bool:
@@ -123,6 +126,8 @@ class Family:
 
     flow_matching = False
     default_fps = 24.0
+    # Which of the Sampler's image inputs this family can use ("first_frame", "last_frame").
+    image_inputs: frozenset[str] = frozenset()
 
     def __init__(self, spec: FamilySpec) -> None:
         self.spec = spec
