@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from nodes.diffusion.families.animatediff import ANIMATEDIFF, AnimateDiff
 from nodes.diffusion.families.base import Family, SampleJob
+from nodes.diffusion.families.cogvideox import COGVIDEOX, CogVideoX
 from nodes.diffusion.families.sd import SD15, StableDiffusion
 from nodes.diffusion.families.sdxl import SDXL, StableDiffusionXL
 from nodes.diffusion.families.wan import WAN, Wan
@@ -25,7 +26,7 @@ from studio.nodeapi import FamilySpec
 
 def builtin_families() -> list[FamilySpec]:
     """Every built-in family declaration. A new family adds one line here."""
-    return [SD15, SDXL, ANIMATEDIFF, WAN]
+    return [SD15, SDXL, ANIMATEDIFF, WAN, COGVIDEOX]
 
 
 BUILTIN_FAMILY_NAMES = tuple(sorted(spec.name for spec in builtin_families()))
@@ -33,6 +34,7 @@ BUILTIN_FAMILY_NAMES = tuple(sorted(spec.name for spec in builtin_families()))
 __all__ = [
     "BUILTIN_FAMILY_NAMES",
     "AnimateDiff",
+    "CogVideoX",
     "Family",
     "SampleJob",
     "StableDiffusion",
