@@ -59,7 +59,9 @@ def test_unsupported_pipeline_names_what_was_found(registry, tmp_path):
     folder = tmp_path / "flux"
     folder.mkdir()
     (folder / "model_index.json").write_text(json.dumps({"_class_name": "FluxPipeline"}))
-    with pytest.raises(NodeError, match=r"'FluxPipeline'; supported families: animatediff, cogvideox, sd15, sdxl, wan"):
+    with pytest.raises(
+        NodeError, match=r"'FluxPipeline'; supported families: animatediff, cogvideox, ltx, sd15, sdxl, wan"
+    ):
         _load(registry, folder)
 
 
@@ -151,7 +153,7 @@ def test_the_catalogue_imports_no_torch():
 
 def test_family_choices_list_every_supported_family(registry):
     family = next(p for p in registry["LoadModel"].params if p.name == "family")
-    assert family.choices == ("auto", "animatediff", "cogvideox", "sd15", "sdxl", "wan")
+    assert family.choices == ("auto", "animatediff", "cogvideox", "ltx", "sd15", "sdxl", "wan")
 
 
 @pytest.mark.parametrize(

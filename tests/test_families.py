@@ -81,7 +81,7 @@ def test_folders_are_recognised_by_their_pipeline_class(tmp_path, families):
 
 
 def test_every_builtin_family_declares_an_adapter_built_from_its_declaration(families):
-    assert families.names == ["animatediff", "cogvideox", "sd15", "sdxl", "wan"]
+    assert families.names == ["animatediff", "cogvideox", "ltx", "sd15", "sdxl", "wan"]
     for spec in families:
         adapter = families.adapter(spec.name)
         assert adapter.spec is spec and adapter.name == spec.name

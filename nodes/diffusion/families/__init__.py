@@ -18,6 +18,7 @@ from __future__ import annotations
 from nodes.diffusion.families.animatediff import ANIMATEDIFF, AnimateDiff
 from nodes.diffusion.families.base import Family, SampleJob
 from nodes.diffusion.families.cogvideox import COGVIDEOX, CogVideoX
+from nodes.diffusion.families.ltx import LTX, LTXVideo
 from nodes.diffusion.families.sd import SD15, StableDiffusion
 from nodes.diffusion.families.sdxl import SDXL, StableDiffusionXL
 from nodes.diffusion.families.wan import WAN, Wan
@@ -26,7 +27,7 @@ from studio.nodeapi import FamilySpec
 
 def builtin_families() -> list[FamilySpec]:
     """Every built-in family declaration. A new family adds one line here."""
-    return [SD15, SDXL, ANIMATEDIFF, WAN, COGVIDEOX]
+    return [SD15, SDXL, ANIMATEDIFF, WAN, LTX, COGVIDEOX]
 
 
 BUILTIN_FAMILY_NAMES = tuple(sorted(spec.name for spec in builtin_families()))
@@ -36,6 +37,7 @@ __all__ = [
     "AnimateDiff",
     "CogVideoX",
     "Family",
+    "LTXVideo",
     "SampleJob",
     "StableDiffusion",
     "StableDiffusionXL",
