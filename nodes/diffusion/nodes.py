@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nodes.diffusion.context_windows import check_window
 from nodes.diffusion.families import BUILTIN_FAMILY_NAMES, SampleJob
 from nodes.diffusion.images import FIT_CHOICES, fit_image, latent_pixel_size
 from nodes.diffusion.loading import DTYPES, OFFLOAD, detect_family, load_model, refuse_pickle, resolve_path
@@ -202,6 +203,23 @@ def empty_latent(ctx, *, model: ModelHandle, width: int, height: int, frames: in
             doc="how first_frame/last_frame meet the latent's size: crop (fill, keep the centre), "
             "pad (letterbox), or resize (stretch)",
         ),
+        ParamSpec(
+            "context_frames",
+            t.INT,
+            0,
+            min=0,
+            max=1000,
+            doc="long clips: denoise in sliding windows of this many frames, blended where they overlap, so "
+            "memory follows the window, not the clip (Wan: 81, AnimateDiff: 16); 0: the whole clip at once",
+        ),
+        ParamSpec(
+            "context_overlap",
+            t.INT,
+            8,
+            min=0,
+            max=500,
+            doc="frames shared by neighbouring context windows, cross-faded (only with context_frames)",
+        ),
     ],
     outputs=[OutputSpec("latent", t.LATENT)],
     persist=LATENT_ON_DISK,
@@ -221,8 +239,11 @@ def sampler(
     first_frame: Image | None = None,
     last_frame: Image | None = None,
     fit: str = "crop",
+    context_frames: int = 0,
+    context_overlap: int = 8,
 ) -> dict:
     _same_family(model, positive, "positive")
+    check_window(context_frames, context_overlap)
     _same_family(model, latent, "latent")
     images = {"first_frame": first_frame, "last_frame": last_frame}
     for port, image in images.items():
@@ -257,6 +278,8 @@ def sampler(
         generator=ctx.generator(seed),
         denoise=denoise,
         on_step=on_step,
+        context_frames=context_frames,
+        context_overlap=context_overlap,
         **{
             port: fit_image(image.array, latent_pixel_size(latent), fit)
             for port, image in images.items()

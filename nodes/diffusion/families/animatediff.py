@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from nodes.diffusion.context_windows import clip_windows, predict_in_windows
 from nodes.diffusion.families.base import (
     SampleJob,
     guided_step,
@@ -41,6 +42,15 @@ class AnimateDiff(StableDiffusion):
                 f"motion_max_seq_length), got {frames}"
             )
 
+    def _check_window(self, model: ModelHandle, windows: list[slice]) -> None:
+        limit = self._max_frames(model.pipeline)
+        size = windows[0].stop - windows[0].start
+        if len(windows) > 1 and limit is not None and size > limit:
+            raise NodeError(
+                f"context_frames must be at most {limit} for this {self.label} model (its motion modules' "
+                f"motion_max_seq_length), got {size}"
+            )
+
     def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
         self._check_frames(model, frames.array.shape[0])
         return super().encode_frames(model, frames)
@@ -72,7 +82,8 @@ class AnimateDiff(StableDiffusion):
         device = pipe._execution_device
         b, c, f, h, w = job.latent.shape
         cfg_on = job.cfg > 1.0
-        embeds = self._embeddings(job, b, cfg_on, device).repeat_interleave(repeats=f, dim=0)
+        prompts = self._embeddings(job, b, cfg_on, device)
+        embeds = prompts.repeat_interleave(repeats=f, dim=0)
         scheduler = job.scheduler
         with using_scheduler(pipe, scheduler):
             if job.from_noise:
@@ -91,10 +102,19 @@ class AnimateDiff(StableDiffusion):
                 latents = scheduler.add_noise(init, noise, start).permute(0, 2, 1, 3, 4)
             extra = pipe.prepare_extra_step_kwargs(job.generator, 0.0)
             total = len(timesteps)
+            windows = clip_windows(f, job.context_frames, job.context_overlap, 1)
+            self._check_window(model, windows)
             for i, t in enumerate(timesteps):
                 model_input = torch.cat([latents] * 2) if cfg_on else latents
                 model_input = scheduler.scale_model_input(model_input, t)
-                noise_pred = pipe.unet(model_input, t, encoder_hidden_states=embeds, return_dict=False)[0]
+
+                def predict(frames: slice, model_input: Any = model_input, t: Any = t) -> Any:
+                    window = model_input[:, :, frames]
+                    n = window.shape[2]
+                    prompt = embeds if n == f else prompts.repeat_interleave(repeats=n, dim=0)
+                    return pipe.unet(window, t, encoder_hidden_states=prompt, return_dict=False)[0]
+
+                noise_pred = predict_in_windows(predict, f, windows)
                 latents, shown = guided_step(scheduler, noise_pred, t, latents, extra, job.cfg if cfg_on else None)
                 job.on_step(i, total, lambda shown=shown: shown)  # [B, C, F, h, w]: every frame
         return latents

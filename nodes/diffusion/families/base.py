@@ -31,6 +31,9 @@ class SampleJob:
     # Image conditioning (uint8 RGB [H, W, 3] arrays), already fitted to the latent's pixel size.
     first_frame: Any = None
     last_frame: Any = None
+    # Sliding context windows (nodes/diffusion/context_windows.py), in pixel frames; 0: the whole clip at once.
+    context_frames: int = 0
+    context_overlap: int = 0
 
     @property
     def from_noise(self) -> bool:

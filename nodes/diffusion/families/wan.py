@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from nodes.diffusion.context_windows import clip_windows, predict_in_windows
 from nodes.diffusion.families.base import (
     Family,
     SampleJob,
@@ -121,24 +122,32 @@ class Wan(Family):
             expand = bool(getattr(pipe.config, "expand_timesteps", False))
             mask = torch.ones(latents.shape, dtype=torch.float32, device=device) if expand else None
             total = len(timesteps)
+            # The transformer's rotary positions come from its input's frame count: a window is a short clip.
+            windows = clip_windows(latents.shape[2], job.context_frames, job.context_overlap, fmt.temporal)
             for i, t in enumerate(timesteps):
                 if boundary_t is None or t >= boundary_t or pipe.transformer_2 is None:
                     current = self._transformer(pipe)
                 else:
                     current = pipe.transformer_2  # Wan 2.2's low-noise expert
                 model_input = latents.to(transformer_dtype)
-                if expand:
-                    timestep = (mask[0][0][:, ::2, ::2] * t).flatten().unsqueeze(0).expand(latents.shape[0], -1)
-                else:
-                    timestep = t.expand(latents.shape[0])
-                noise_pred = current(
-                    hidden_states=model_input, timestep=timestep, encoder_hidden_states=positive, return_dict=False
-                )[0]
-                if cfg_on:
-                    noise_uncond = current(
-                        hidden_states=model_input, timestep=timestep, encoder_hidden_states=negative, return_dict=False
+
+                def predict(frames: slice, current: Any = current, model_input: Any = model_input, t: Any = t) -> Any:
+                    window = model_input[:, :, frames]
+                    if expand:
+                        timestep = (mask[0][0][frames][:, ::2, ::2] * t).flatten().unsqueeze(0).expand(b, -1)
+                    else:
+                        timestep = t.expand(b)
+                    noise_pred = current(
+                        hidden_states=window, timestep=timestep, encoder_hidden_states=positive, return_dict=False
                     )[0]
-                    noise_pred = noise_uncond + job.cfg * (noise_pred - noise_uncond)
+                    if cfg_on:
+                        noise_uncond = current(
+                            hidden_states=window, timestep=timestep, encoder_hidden_states=negative, return_dict=False
+                        )[0]
+                        noise_pred = noise_uncond + job.cfg * (noise_pred - noise_uncond)
+                    return noise_pred
+
+                noise_pred = predict_in_windows(predict, latents.shape[2], windows)
                 latents = scheduler.step(noise_pred, t, latents, return_dict=False)[0]
                 job.on_step(i, total, lambda latents=latents: latents)
         return latents
