@@ -135,6 +135,44 @@ def test_image_to_video_matches_cogvideox_image_to_video_pipeline(registry, i2v_
     assert np.abs(ours - expected).max() <= TOLERANCE
 
 
+def test_video_to_video_matches_cogvideox_video2video_pipeline(registry, t2v):
+    import torch
+    from diffusers import CogVideoXVideoToVideoPipeline
+    from PIL import Image
+
+    from studio.media.types import Frames
+
+    clip = np.random.default_rng(1).integers(0, 256, (9, 16, 32, 3), dtype=np.uint8)
+    parts = t2v.pipeline.components
+    shared = {k: parts[k] for k in ("tokenizer", "text_encoder", "transformer", "vae")}
+    pipe = CogVideoXVideoToVideoPipeline(
+        **shared, scheduler=type(parts["scheduler"]).from_config(parts["scheduler"].config)
+    )
+    pipe.set_progress_bar_config(disable=True)
+    expected = pipe(
+        video=[Image.fromarray(frame) for frame in clip],
+        prompt="a green tree",
+        height=16,
+        width=32,
+        num_inference_steps=4,
+        strength=0.7,
+        guidance_scale=5.0,
+        generator=torch.Generator("cpu").manual_seed(3),
+        output_type="np",
+        max_sequence_length=TEXT_LENGTH,
+    ).frames[0]
+
+    positive = run_node(registry, "TextEncode", model=t2v, text="a green tree")["conditioning"]
+    latent = run_node(registry, "VAEEncode", model=t2v, frames=Frames(clip, 8.0))["latent"]
+    assert latent.shape == (1, 4, 3, 2, 4)
+    sampled = run_node(
+        registry, "Sampler", model=t2v, positive=positive, latent=latent, steps=4, cfg=5.0, seed=3, denoise=0.7
+    )["latent"]
+    ours = decode_latent(t2v, sampled)
+    assert ours.shape == expected.shape == (9, 16, 32, 3)
+    assert np.abs(ours - expected).max() <= TOLERANCE
+
+
 def test_frame_count_rule_is_explained(registry, t2v):
     from studio.engine.context import NodeError
 

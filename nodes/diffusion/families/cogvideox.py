@@ -1,4 +1,5 @@
-"""CogVideoX text- and image-to-video (CogVideoXPipeline, CogVideoXImageToVideoPipeline).
+"""CogVideoX text-, image- and video-to-video (CogVideoXPipeline, CogVideoXImageToVideoPipeline,
+CogVideoXVideoToVideoPipeline for denoise < 1).
 
 CogVideoX works on latents ``[batch, frames, channels, height, width]``; the wires carry
 ``[batch, channels, frames, height, width]``, so ``sample`` permutes at its boundaries. An
@@ -12,7 +13,15 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from nodes.diffusion.families.base import Family, SampleJob, pixels_to_unit, repeat_batch, using_scheduler, vae_tiling
+from nodes.diffusion.families.base import (
+    Family,
+    SampleJob,
+    pixels_to_unit,
+    repeat_batch,
+    require_steps_left,
+    using_scheduler,
+    vae_tiling,
+)
 from nodes.diffusion.values import Latent, LatentFormat, ModelHandle
 from studio.nodeapi import FamilySpec, NodeError
 
@@ -23,7 +32,8 @@ def dynamic_guidance(cfg: float, t: Any, steps: int) -> float:
 
 
 class CogVideoX(Family):
-    """CogVideoX 1.0/1.5: CogVideoXPipeline, and CogVideoXImageToVideoPipeline's steps for ``first_frame``."""
+    """CogVideoX 1.0/1.5: CogVideoXPipeline's steps, with CogVideoXImageToVideoPipeline's start for
+    ``first_frame`` and CogVideoXVideoToVideoPipeline's for denoise < 1."""
 
     default_fps = 8.0
     image_inputs = frozenset({"first_frame"})
@@ -79,13 +89,34 @@ class CogVideoX(Family):
         i2v = diffusers.CogVideoXImageToVideoPipeline
         return i2v.prepare_latents(pipe, image, b, c, num_frames, height, width, dtype, device, job.generator)
 
+    def _noised(self, pipe: Any, job: SampleJob, timestep: Any, dtype: Any, device: Any) -> Any:
+        """Video-to-video's start, as CogVideoXVideoToVideoPipeline.prepare_latents makes it: the encoded
+        clip drawn from its VAE posterior with the sampler's generator, noised to the first timestep."""
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+        from diffusers.utils.torch_utils import randn_tensor
+
+        if self._is_image_to_video(pipe):
+            raise NodeError(f"denoise {job.denoise:g}: {self.label} image-to-video models start from noise; use 1.0")
+        latent = job.latent
+        frames = latent.shape[2]
+        patch_t = pipe.transformer.config.patch_size_t
+        if patch_t is not None and frames % patch_t:
+            raise NodeError(f"latent: video-to-video needs a multiple of {patch_t} latent frames, got {frames}")
+        if latent.posterior is None:
+            init = latent.samples.to(device, dtype)
+        else:
+            drawn = DiagonalGaussianDistribution(latent.posterior.to(device)).sample(generator=job.generator)
+            init = pipe.vae_scaling_factor_image * drawn.to(dtype)
+        init = init.permute(0, 2, 1, 3, 4)  # [B, F, C, H, W]
+        noise = randn_tensor(init.shape, generator=job.generator, device=device, dtype=dtype)
+        return pipe.scheduler.add_noise(init, noise, timestep) * pipe.scheduler.init_noise_sigma
+
     def sample(self, model: ModelHandle, job: SampleJob) -> Any:
+        import diffusers
         import torch
         from diffusers import CogVideoXDPMScheduler
         from diffusers.pipelines.cogvideo.pipeline_cogvideox import retrieve_timesteps
 
-        if not job.from_noise:
-            raise NodeError(f"denoise below 1 is not supported for {self.label} yet; use 1.0 with an EmptyLatent")
         pipe = model.pipeline
         device = pipe._execution_device
         transformer = pipe.transformer
@@ -101,10 +132,17 @@ class CogVideoX(Family):
         height, width = h * fmt.spatial, w * fmt.spatial
         with using_scheduler(pipe, scheduler):
             timesteps, steps = retrieve_timesteps(scheduler, job.steps, device)
-            patch_t = transformer.config.patch_size_t
-            padding = patch_t - f % patch_t if patch_t is not None and f % patch_t else 0  # CogVideoX 1.5
-            num_frames = fmt.pixel_frames(f) + padding * fmt.temporal
-            latents, image_latents = self._start(pipe, job, (b, c, num_frames, height, width), dtype, device)
+            if job.from_noise:
+                patch_t = transformer.config.patch_size_t
+                padding = patch_t - f % patch_t if patch_t is not None and f % patch_t else 0  # CogVideoX 1.5
+                num_frames = fmt.pixel_frames(f) + padding * fmt.temporal
+                latents, image_latents = self._start(pipe, job, (b, c, num_frames, height, width), dtype, device)
+            else:
+                v2v = diffusers.CogVideoXVideoToVideoPipeline
+                timesteps, steps = v2v.get_timesteps(pipe, steps, timesteps, job.denoise, device)
+                require_steps_left(steps, job)
+                padding, image_latents = 0, None
+                latents = self._noised(pipe, job, timesteps[:1].repeat(b), dtype, device)
             extra = pipe.prepare_extra_step_kwargs(job.generator, 0.0)
             rotary = None
             if transformer.config.use_rotary_positional_embeddings:
@@ -159,11 +197,25 @@ class CogVideoX(Family):
                 out.append(pixels[0].astype(np.float32, copy=False))
         return np.concatenate(out)
 
+    def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
+        """A clip's latent (the posterior's mode, scaled) with the posterior the sampler draws from."""
+        import torch
+
+        pipe = model.pipeline
+        vae = pipe.vae
+        fmt = model.latent_format
+        count, height, width, _ = frames.array.shape
+        self.check_size(fmt, width, height, count)
+        video = pipe.video_processor.preprocess_video(pixels_to_unit(frames.array)[None], height=height, width=width)
+        dist = vae.encode(video.to(pipe._execution_device, dtype=vae.dtype)).latent_dist
+        samples = (dist.mode() * pipe.vae_scaling_factor_image).to(torch.float32)
+        return Latent(samples, fmt, posterior=dist.parameters, fps=frames.fps)
+
 
 COGVIDEOX = FamilySpec(
     name="cogvideox",
     label="CogVideoX",
-    pipelines=("CogVideoXPipeline", "CogVideoXImageToVideoPipeline"),
+    pipelines=("CogVideoXPipeline", "CogVideoXImageToVideoPipeline", "CogVideoXVideoToVideoPipeline"),
     components=("CogVideoXTransformer3DModel", "AutoencoderKLCogVideoX", "T5EncoderModel"),
     # diffusers 0.42 has no single-file loader for CogVideoX: diffusers folders only.
     recognise=None,
