@@ -143,3 +143,26 @@ def test_ltx_rules_are_explained(registry, model):
 def test_single_files_are_recognised(families, tensors, variant):
     found = families.recognise(tensors)
     assert (found and (found[0].name, found[1])) == (variant and ("ltx", variant))
+
+
+def test_the_example_image_to_video_graph_runs(ltx_folder, tmp_path):
+    from pathlib import Path
+
+    from PIL import Image as PILImage
+
+    from studio.cli import main
+
+    graph = Path(__file__).resolve().parents[1] / "resources/graphs/ltx-image-to-video.graph.json"
+    picture = tmp_path / "first-frame.png"
+    PILImage.fromarray(np.random.default_rng(2).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(picture)
+    values = {
+        "model.path": ltx_folder,
+        "image.path": picture,
+        "latent.width": 32,
+        "latent.height": 32,
+        "latent.frames": 9,
+        "sampler.steps": 2,
+    }
+    sets = [part for name, value in values.items() for part in ("--set", f"{name}={value}")]
+    assert main(["run", str(graph), "-o", str(tmp_path / "out"), "--device", "cpu", *sets]) == 0
+    assert len(list((tmp_path / "out").glob("*.mp4"))) == 1
