@@ -21,12 +21,6 @@ def t2v(t2v_folder):
     return load_model_handle(t2v_folder)
 
 
-@pytest.fixture(scope="module")
-def i2v_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models") / "tiny-cogvideox-i2v"
-    return build_cogvideox(folder, image_to_video=True, scheduler="DPM")
-
-
 def sample(registry, model, latent, *, prompt, negative, steps, cfg, seed, first_frame=None, previews=None):
     from studio.engine.context import RunSettings
 
@@ -92,13 +86,44 @@ def test_text_to_video_matches_cogvideox_pipeline(registry, t2v_folder, t2v, mon
     assert previews[-1][0].shape == (3, 2, 4, 3)
 
 
-def test_image_to_video_matches_cogvideox_image_to_video_pipeline(registry, i2v_folder):
+def test_cogvideox_1_5_text_to_video_pads_latent_frames_as_the_pipeline_does(registry, tmp_path):
+    import torch
+    from diffusers import CogVideoXPipeline
+
+    folder = build_cogvideox(tmp_path / "tiny-cogvideox-1.5", scheduler="DPM", version="1.5")
+    pipe = CogVideoXPipeline.from_pretrained(folder, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    expected = pipe(
+        "a small house",
+        negative_prompt="a car",
+        height=16,
+        width=32,
+        num_frames=9,
+        num_inference_steps=3,
+        guidance_scale=4.0,
+        generator=torch.Generator("cpu").manual_seed(11),
+        output_type="np",
+        max_sequence_length=TEXT_LENGTH,
+    ).frames[0]
+
+    model = load_model_handle(folder)
+    latent = run_node(registry, "EmptyLatent", model=model, width=32, height=16, frames=9)["latent"]
+    sampled = sample(registry, model, latent, prompt="a small house", negative="a car", steps=3, cfg=4.0, seed=11)
+    assert sampled.shape == (1, 4, 3, 2, 4)  # sampled with 4 latent frames, the first (padding) dropped
+    ours = decode_latent(model, sampled)
+    assert ours.shape == expected.shape == (9, 16, 32, 3)
+    assert np.abs(ours - expected).max() <= TOLERANCE
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.5"])
+def test_image_to_video_matches_cogvideox_image_to_video_pipeline(registry, tmp_path, version):
     import torch
     from diffusers import CogVideoXImageToVideoPipeline
     from PIL import Image
 
     from studio.media.types import Image as ImageValue
 
+    i2v_folder = build_cogvideox(tmp_path / "tiny-cogvideox-i2v", image_to_video=True, scheduler="DPM", version=version)
     image = np.random.default_rng(5).integers(0, 256, (16, 32, 3), dtype=np.uint8)
     pipe = CogVideoXImageToVideoPipeline.from_pretrained(i2v_folder, local_files_only=True)
     pipe.set_progress_bar_config(disable=True)

@@ -12,8 +12,13 @@ from tiny_models import t5_tokenizer
 TEXT_LENGTH = 16  # the transformer's max_text_seq_length; the adapter encodes prompts to it
 
 
-def cogvideox_components(*, image_to_video: bool = False, scheduler: str = "DDIM") -> dict:
-    """The components of a tiny CogVideoX model: 4 latent channels (8 into an image-to-video transformer)."""
+def cogvideox_components(*, image_to_video: bool = False, scheduler: str = "DDIM", version: str = "1.0") -> dict:
+    """The components of a tiny CogVideoX model: 4 latent channels (8 into an image-to-video transformer).
+
+    ``version="1.5"`` patchifies pairs of latent frames (the pipelines pad the latent frames to an even
+    count), and its image-to-video transformer takes the ofs embedding and its VAE inverts the scaling.
+    """
+    v15 = version == "1.5"
     import diffusers
     import torch
     from diffusers import AutoencoderKLCogVideoX, CogVideoXTransformer3DModel
@@ -35,6 +40,9 @@ def cogvideox_components(*, image_to_video: bool = False, scheduler: str = "DDIM
         temporal_compression_ratio=4,
         max_text_seq_length=TEXT_LENGTH,
         use_rotary_positional_embeddings=True,
+        patch_size_t=2 if v15 else None,
+        patch_bias=not v15,
+        ofs_embed_dim=2 if v15 and image_to_video else None,  # as wide as the time embedding it is added to
     ).eval()
     torch.manual_seed(0)
     vae = AutoencoderKLCogVideoX(
@@ -47,6 +55,7 @@ def cogvideox_components(*, image_to_video: bool = False, scheduler: str = "DDIM
         layers_per_block=1,
         norm_num_groups=2,
         temporal_compression_ratio=4,
+        invert_scale_latents=v15 and image_to_video,
     ).eval()
     torch.manual_seed(0)
     text_encoder = T5EncoderModel(
@@ -84,11 +93,13 @@ def cogvideox_components(*, image_to_video: bool = False, scheduler: str = "DDIM
     }
 
 
-def build_cogvideox(folder: Path, *, image_to_video: bool = False, scheduler: str = "DDIM") -> Path:
+def build_cogvideox(
+    folder: Path, *, image_to_video: bool = False, scheduler: str = "DDIM", version: str = "1.0"
+) -> Path:
     """Save a tiny CogVideoXPipeline (or CogVideoXImageToVideoPipeline) to ``folder`` and return it."""
     from diffusers import CogVideoXImageToVideoPipeline, CogVideoXPipeline
 
     pipeline = CogVideoXImageToVideoPipeline if image_to_video else CogVideoXPipeline
-    components = cogvideox_components(image_to_video=image_to_video, scheduler=scheduler)
+    components = cogvideox_components(image_to_video=image_to_video, scheduler=scheduler, version=version)
     pipeline(**components).save_pretrained(folder, safe_serialization=True)
     return folder
