@@ -1,4 +1,4 @@
-"""CogVideoX text- and image-to-video through our graph give diffusers' own pipelines' frames."""
+"""CogVideoX text-, image- and video-to-video through our graph give diffusers' own pipelines' frames."""
 
 from __future__ import annotations
 
@@ -84,6 +84,40 @@ def test_text_to_video_matches_cogvideox_pipeline(registry, t2v_folder, t2v, mon
     assert np.abs(ours - expected).max() <= TOLERANCE
     assert [(step, total) for _, step, total in previews] == [(1, 2), (2, 2)]
     assert previews[-1][0].shape == (3, 2, 4, 3)
+
+
+def test_whole_graph_renders_the_pipelines_clip(registry, t2v_folder):
+    import torch
+    from diffusers import CogVideoXPipeline
+    from diffusion_graphs import text_to_image_graph
+
+    from studio.engine import Engine
+
+    pipe = CogVideoXPipeline.from_pretrained(t2v_folder, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    expected = pipe(
+        "a big dog",
+        negative_prompt="a tree",
+        height=16,
+        width=32,
+        num_frames=9,
+        num_inference_steps=2,
+        guidance_scale=6.0,
+        generator=torch.Generator("cpu").manual_seed(42),
+        output_type="np",
+        max_sequence_length=TEXT_LENGTH,
+    ).frames[0]
+
+    graph = text_to_image_graph(
+        t2v_folder, prompt="a big dog", negative="a tree", width=32, height=16, frames=9, steps=2, cfg=6.0, seed=42
+    )
+    report = Engine("cpu", registry=registry).run(graph)
+    assert report.ok, report.failed
+    frames = report.outputs["preview"]["frames"]
+    assert frames.array.shape == (9, 16, 32, 3) and frames.fps == 8.0
+    # uint8 frames: the pipeline's floats rounded as to_uint8 rounds them (a value on a rounding edge may flip).
+    rounded = (expected * 255).round().astype(np.int16)
+    assert np.abs(frames.array.astype(np.int16) - rounded).max() <= 1
 
 
 def test_cogvideox_1_5_text_to_video_pads_latent_frames_as_the_pipeline_does(registry, tmp_path):
