@@ -116,6 +116,8 @@ def test_ltx_rules_are_explained(registry, model):
     positive = run_node(registry, "TextEncode", model=model, text=PROMPT)["conditioning"]
     with pytest.raises(NodeError, match=r"denoise 0.5: LTX-Video samples from noise"):
         run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, denoise=0.5)
+    with pytest.raises(NodeError, match=r"context_frames 17: LTX-Video samples the whole clip at once"):
+        run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, context_frames=17)
     picture = Image(np.zeros((32, 32, 3), np.uint8))
     with pytest.raises(
         NodeError, match=r"last_frame: LTX-Video models cannot use it \(this family takes first_frame\)"

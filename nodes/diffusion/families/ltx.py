@@ -103,6 +103,11 @@ class LTXVideo(Family):
                 f"denoise {job.denoise:g}: {self.label} samples from noise (denoise 1); "
                 "to start from a picture, connect it to first_frame"
             )
+        if job.context_frames:
+            raise NodeError(
+                f"context_frames {job.context_frames}: {self.label} samples the whole clip at once "
+                "(sliding windows are for Wan and AnimateDiff); set it to 0"
+            )
         pipe = model.pipeline
         device = pipe._execution_device
         b, c, f, h, w = job.latent.shape
