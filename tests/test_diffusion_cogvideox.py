@@ -193,6 +193,11 @@ def test_image_to_video_matches_cogvideox_image_to_video_pipeline(registry, tmp_
     assert ours.shape == expected.shape == (9, 16, 32, 3)
     assert np.abs(ours - expected).max() <= TOLERANCE
 
+    from studio.engine.context import NodeError
+
+    with pytest.raises(NodeError, match=r"first_frame: this CogVideoX model is image-to-video; connect an image"):
+        sample(registry, model, latent, prompt="a dog", negative="", steps=1, cfg=1.0, seed=0)
+
 
 def test_video_to_video_matches_cogvideox_video2video_pipeline(registry, t2v):
     import torch
