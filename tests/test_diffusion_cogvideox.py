@@ -252,3 +252,21 @@ def test_a_text_to_video_model_refuses_a_first_frame(registry, t2v):
     image = ImageValue(np.zeros((16, 32, 3), dtype=np.uint8))
     with pytest.raises(NodeError, match=r"first_frame: this CogVideoX model is text-to-video"):
         sample(registry, t2v, latent, prompt="a cat", negative="", steps=1, cfg=1.0, seed=0, first_frame=image)
+
+
+def test_context_windows_are_refused_by_name(registry, t2v):
+    from studio.engine.context import NodeError
+
+    positive = run_node(registry, "TextEncode", model=t2v, text="a cat")["conditioning"]
+    latent = run_node(registry, "EmptyLatent", model=t2v, width=32, height=16, frames=9)["latent"]
+    with pytest.raises(NodeError, match=r"context_frames 5: CogVideoX samples the whole clip at once"):
+        run_node(
+            registry,
+            "Sampler",
+            model=t2v,
+            positive=positive,
+            latent=latent,
+            steps=1,
+            context_frames=5,
+            context_overlap=0,
+        )

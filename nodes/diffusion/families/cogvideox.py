@@ -117,6 +117,11 @@ class CogVideoX(Family):
         from diffusers import CogVideoXDPMScheduler
         from diffusers.pipelines.cogvideo.pipeline_cogvideox import retrieve_timesteps
 
+        if job.context_frames:
+            raise NodeError(
+                f"context_frames {job.context_frames}: {self.label} samples the whole clip at once "
+                "(sliding windows are for Wan and AnimateDiff); set it to 0"
+            )
         pipe = model.pipeline
         device = pipe._execution_device
         transformer = pipe.transformer
