@@ -293,3 +293,58 @@ def build_sdxl(folder: Path, **kwargs) -> Path:
 
     StableDiffusionXLPipeline(**sdxl_components(**kwargs)).save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+WAN_IMAGE_SIZE = 16  # the tiny CLIP's input size; patch 4 → 16 patches + the class token
+WAN_IMAGE_TOKENS = (WAN_IMAGE_SIZE // 4) ** 2 + 1
+
+
+def wan_i2v_components(*, last_frame: bool = False):
+    """A tiny Wan 2.1 image-to-video model: transformer in_channels 36 (16 latent + 4 mask + 16 encoded
+    frames), a tiny CLIP vision encoder and its image processor. ``last_frame``: the first/last-frame
+    variant (FLF2V: an image position embedding over both images' tokens)."""
+    import torch
+    from diffusers import WanTransformer3DModel
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    parts = wan_components()
+    torch.manual_seed(0)
+    image_encoder = CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=4,
+            projection_dim=4,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=WAN_IMAGE_SIZE,
+            intermediate_size=16,
+            patch_size=4,
+        )
+    ).eval()
+    image_processor = CLIPImageProcessor(crop_size=WAN_IMAGE_SIZE, size=WAN_IMAGE_SIZE)
+    torch.manual_seed(0)
+    parts["transformer"] = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=36,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        image_dim=4,
+        rope_max_seq_len=32,
+        pos_embed_seq_len=2 * WAN_IMAGE_TOKENS if last_frame else None,
+    ).eval()
+    return {**parts, "image_encoder": image_encoder, "image_processor": image_processor}
+
+
+def build_wan_i2v(folder: Path, *, last_frame: bool = False) -> Path:
+    """Save a tiny WanImageToVideoPipeline to ``folder`` and return it."""
+    from diffusers import WanImageToVideoPipeline
+
+    pipe = WanImageToVideoPipeline(**wan_i2v_components(last_frame=last_frame))
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder

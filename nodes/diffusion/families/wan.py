@@ -1,4 +1,5 @@
-"""Wan 2.1/2.2 text-to-video (WanPipeline, and WanVideoToVideoPipeline for denoise < 1)."""
+"""Wan 2.1/2.2 text- and image-to-video (WanPipeline, WanImageToVideoPipeline, and WanVideoToVideoPipeline
+for denoise < 1)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nodes.diffusion.context_windows import clip_windows, predict_in_windows
+from nodes.diffusion.families import wan_i2v
 from nodes.diffusion.families.base import (
     Family,
     SampleJob,
@@ -21,11 +23,23 @@ from studio.nodeapi import FamilySpec, NodeError
 
 
 class Wan(Family):
-    """Wan 2.1/2.2 text-to-video: WanPipeline (and WanVideoToVideoPipeline for denoise < 1)."""
+    """Wan 2.1/2.2: WanPipeline, WanImageToVideoPipeline (first_frame, last_frame; see wan_i2v) and
+    WanVideoToVideoPipeline for denoise < 1."""
 
     flow_matching = True
     default_fps = 16.0
     max_sequence_length = 512  # WanPipeline.__call__'s default
+    # Every Wan model takes them: image-to-video models natively, text-to-video ones by an approximation
+    # (wan_i2v); what one model cannot use (a last frame for Wan 2.1 I2V) is refused when it samples.
+    image_inputs = frozenset({"first_frame", "last_frame"})
+
+    def load_class(self) -> Any:
+        """WanImageToVideoPipeline, for every Wan folder: its optional components (image encoder and
+        processor, either expert) make it the one class that holds each Wan model, text-to-video ones
+        included (diffusers runs Wan 2.2 TI2V's image-to-video by loading its WanPipeline folder so)."""
+        import diffusers
+
+        return diffusers.WanImageToVideoPipeline
 
     def load_file(
         self,
@@ -43,10 +57,9 @@ class Wan(Family):
         return load_wan_files(path, parts, torch_dtype, allow_pickle, config)
 
     def latent_format(self, pipe: Any) -> LatentFormat:
-        transformer = pipe.transformer if pipe.transformer is not None else pipe.transformer_2
         return LatentFormat(
             family=self.name,
-            channels=int(transformer.config.in_channels),
+            channels=int(pipe.vae.config.z_dim),  # image-to-video transformers take condition channels too
             scaling=1.0,  # per channel: (vae latent - latents_mean) / latents_std, from the VAE config
             shift=0.0,
             spatial=int(pipe.vae_scale_factor_spatial),
@@ -67,12 +80,13 @@ class Wan(Family):
         return pipe.transformer if pipe.transformer is not None else pipe.transformer_2
 
     def encode_text(self, model: ModelHandle, text: str) -> dict[str, Any]:
+        import diffusers
+
         pipe = model.pipeline
-        embeds, _ = pipe.encode_prompt(
-            prompt=text,
-            do_classifier_free_guidance=False,
-            max_sequence_length=self.max_sequence_length,
-            device=pipe._execution_device,
+        # What WanPipeline.encode_prompt does for one prompt, called on WanPipeline itself: the image-to-video
+        # module's copy of its prompt cleaning needs ftfy, which diffusers does not require.
+        embeds = diffusers.WanPipeline._get_t5_prompt_embeds(
+            pipe, prompt=text, max_sequence_length=self.max_sequence_length, device=pipe._execution_device
         )
         return {"prompt_embeds": embeds}
 
@@ -90,6 +104,7 @@ class Wan(Family):
         from diffusers.utils.torch_utils import randn_tensor
 
         pipe = model.pipeline
+        mode = wan_i2v.check_images(pipe, job, self.label)
         device = pipe._execution_device
         transformer_dtype = self._transformer(pipe).dtype
         b, c, f, h, w = job.latent.shape
@@ -102,10 +117,7 @@ class Wan(Family):
             if job.from_noise:
                 scheduler.set_timesteps(job.steps, device=device)
                 timesteps = scheduler.timesteps
-                s = fmt.spatial
-                latents = pipe.prepare_latents(
-                    b, c, h * s, w * s, fmt.pixel_frames(f), torch.float32, device, job.generator
-                )
+                latents, conditioning = wan_i2v.prepare(pipe, job, mode, device, transformer_dtype)
                 scheduler.set_begin_index(0)
             else:
                 v2v = diffusers.WanVideoToVideoPipeline
@@ -117,10 +129,11 @@ class Wan(Family):
                     latents = scheduler.add_noise(init, noise, start)
                 else:
                     latents = scheduler.scale_noise(init, start, noise)
+                conditioning = wan_i2v.without_images(pipe, latents)
             boundary = getattr(pipe.config, "boundary_ratio", None)
             boundary_t = boundary * scheduler.config.num_train_timesteps if boundary is not None else None
             expand = bool(getattr(pipe.config, "expand_timesteps", False))
-            mask = torch.ones(latents.shape, dtype=torch.float32, device=device) if expand else None
+            mask, image_embeds = conditioning.mask, conditioning.image_embeds
             total = len(timesteps)
             # The transformer's rotary positions come from its input's frame count: a window is a short clip.
             windows = clip_windows(latents.shape[2], job.context_frames, job.context_overlap, fmt.temporal)
@@ -129,7 +142,8 @@ class Wan(Family):
                     current = self._transformer(pipe)
                 else:
                     current = pipe.transformer_2  # Wan 2.2's low-noise expert
-                model_input = latents.to(transformer_dtype)
+                latents = conditioning.before_step(latents, i, scheduler)
+                model_input = conditioning.model_input(latents).to(transformer_dtype)
 
                 def predict(frames: slice, current: Any = current, model_input: Any = model_input, t: Any = t) -> Any:
                     window = model_input[:, :, frames]
@@ -138,19 +152,27 @@ class Wan(Family):
                     else:
                         timestep = t.expand(b)
                     noise_pred = current(
-                        hidden_states=window, timestep=timestep, encoder_hidden_states=positive, return_dict=False
+                        hidden_states=window,
+                        timestep=timestep,
+                        encoder_hidden_states=positive,
+                        encoder_hidden_states_image=image_embeds,
+                        return_dict=False,
                     )[0]
                     if cfg_on:
                         noise_uncond = current(
-                            hidden_states=window, timestep=timestep, encoder_hidden_states=negative, return_dict=False
+                            hidden_states=window,
+                            timestep=timestep,
+                            encoder_hidden_states=negative,
+                            encoder_hidden_states_image=image_embeds,
+                            return_dict=False,
                         )[0]
                         noise_pred = noise_uncond + job.cfg * (noise_pred - noise_uncond)
                     return noise_pred
 
                 noise_pred = predict_in_windows(predict, latents.shape[2], windows)
                 latents = scheduler.step(noise_pred, t, latents, return_dict=False)[0]
-                job.on_step(i, total, lambda latents=latents: latents)
-        return latents
+                job.on_step(i, total, lambda latents=latents: conditioning.finish(latents))
+        return conditioning.finish(latents)
 
     def decode(self, model: ModelHandle, latent: Latent, tiled: bool, check_cancelled: Callable[[], None]) -> Any:
         import numpy as np
@@ -212,7 +234,7 @@ def recognise_wan(tensors: Mapping[str, tuple[int, ...]]) -> str | None:
 WAN = FamilySpec(
     name="wan",
     label="Wan 2.1/2.2",
-    pipelines=("WanPipeline", "WanVideoToVideoPipeline"),
+    pipelines=("WanPipeline", "WanVideoToVideoPipeline", "WanImageToVideoPipeline"),
     components=("WanTransformer3DModel", "AutoencoderKLWan", "UMT5EncoderModel"),
     recognise=recognise_wan,
     # ComfyUI's Wan21 latent→RGB factors (comfy/latent_formats.py, GPL-3.0), on the normalised latent.
