@@ -119,10 +119,42 @@ def test_ltx_rules_are_explained(registry, model):
     with pytest.raises(NodeError, match=r"context_frames 17: LTX-Video samples the whole clip at once"):
         run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, context_frames=17)
     picture = Image(np.zeros((32, 32, 3), np.uint8))
-    with pytest.raises(
-        NodeError, match=r"last_frame: LTX-Video models cannot use it \(this family takes first_frame\)"
-    ):
+    with pytest.raises(NodeError, match=r"last_frame: this LTX-Video model's scheduler shifts with the clip's"):
         run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, last_frame=picture)
+
+
+@pytest.mark.parametrize("first", [False, True])
+def test_first_and_last_frame_match_ltx_condition_pipeline(registry, tmp_path_factory, first):
+    import torch
+    from diffusers import LTXConditionPipeline
+    from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
+    from PIL import Image as PILImage
+
+    from studio.media.types import Image
+
+    model = load_model_handle(build_ltx(tmp_path_factory.mktemp("models") / "tiny-ltx-095", dynamic_shifting=False))
+    rng = np.random.default_rng(6)
+    start, end = (rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(2))
+    given = [(start, 0), (end, 8)] if first else [(end, 8)]
+    pipe = LTXConditionPipeline(**_components(model))
+    pipe.set_progress_bar_config(disable=True)
+    expected = pipe(
+        # conditions, not image=[...]: with a list of images diffusers 0.42 keeps only the first
+        conditions=[LTXVideoCondition(image=PILImage.fromarray(image), frame_index=index) for image, index in given],
+        prompt=PROMPT,
+        negative_prompt=NEGATIVE,
+        height=32,
+        width=32,
+        num_frames=9,
+        num_inference_steps=2,
+        guidance_scale=3.0,
+        generator=torch.Generator("cpu").manual_seed(42),
+        output_type="np",
+    ).frames[0]
+
+    images = {"last_frame": Image(end)} | ({"first_frame": Image(start)} if first else {})
+    ours = _graph_frames(registry, model, **images)
+    assert np.abs(ours - expected).max() <= TOLERANCE
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from tiny_models import t5_tokenizer
 LATENT_CHANNELS = 8
 
 
-def ltx_components(*, text_dim: int = 32) -> dict:
-    """The components of a tiny LTXPipeline."""
+def ltx_components(*, text_dim: int = 32, dynamic_shifting: bool = True) -> dict:
+    """The components of a tiny LTXPipeline (``dynamic_shifting`` False: the 0.9.5+ scheduler, which
+    LTXConditionPipeline needs)."""
     import torch
     from diffusers import AutoencoderKLLTXVideo, FlowMatchEulerDiscreteScheduler, LTXVideoTransformer3DModel
     from transformers import T5Config, T5EncoderModel
@@ -77,7 +78,7 @@ def ltx_components(*, text_dim: int = 32) -> dict:
         max_shift=2.05,
         shift=1.0,
         shift_terminal=0.1,
-        use_dynamic_shifting=True,
+        use_dynamic_shifting=dynamic_shifting,
     )
     return {
         "transformer": transformer,
@@ -88,9 +89,9 @@ def ltx_components(*, text_dim: int = 32) -> dict:
     }
 
 
-def build_ltx(folder: Path) -> Path:
+def build_ltx(folder: Path, **kwargs) -> Path:
     """Save a tiny LTXPipeline to ``folder`` and return it."""
     from diffusers import LTXPipeline
 
-    LTXPipeline(**ltx_components()).save_pretrained(folder, safe_serialization=True)
+    LTXPipeline(**ltx_components(**kwargs)).save_pretrained(folder, safe_serialization=True)
     return folder

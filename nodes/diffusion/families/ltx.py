@@ -1,4 +1,5 @@
-"""LTX-Video text-to-video (LTXPipeline) and image-to-video (LTXImageToVideoPipeline).
+"""LTX-Video text-to-video (LTXPipeline), image-to-video (LTXImageToVideoPipeline) and first/last-frame
+conditioning (LTXConditionPipeline).
 
 Latents travel unpacked and normalised, ``[B, C, F, H, W]``; the transformer sees them packed into
 tokens (``_pack_latents``) and they are unpacked after sampling, as the pipelines do.
@@ -15,12 +16,15 @@ from studio.nodeapi import FamilySpec, NodeError
 
 
 class LTXVideo(Family):
-    """LTX-Video 0.9.x: LTXPipeline, and LTXImageToVideoPipeline when the Sampler gets a first frame."""
+    """LTX-Video 0.9.x: LTXPipeline; LTXImageToVideoPipeline when the Sampler gets a first frame only, and
+    LTXConditionPipeline (0.9.5 and later) when it gets a last frame."""
 
     flow_matching = True
     default_fps = 25.0  # LTXPipeline.__call__'s frame_rate; the transformer's rope is scaled by it
     max_sequence_length = 128  # LTXPipeline.__call__'s default
-    image_inputs = frozenset({"first_frame"})
+    condition_sequence_length = 256  # LTXConditionPipeline.__call__'s default
+    image_inputs = frozenset({"first_frame", "last_frame"})
+    image_condition_noise = 0.15  # LTXConditionPipeline.__call__'s image_cond_noise_scale
 
     def latent_format(self, pipe: Any) -> LatentFormat:
         return LatentFormat(
@@ -40,21 +44,32 @@ class LTXVideo(Family):
             raise NodeError(f"frames must be {fmt.temporal}×k+1 for {self.label} (e.g. 97, 161), got {frames}")
 
     def encode_text(self, model: ModelHandle, text: str) -> dict[str, Any]:
-        pipe = model.pipeline
-        embeds, mask, _, _ = pipe.encode_prompt(
-            prompt=text,
-            do_classifier_free_guidance=False,
-            max_sequence_length=self.max_sequence_length,
-            device=pipe._execution_device,
-        )
-        return {"prompt_embeds": embeds, "prompt_attention_mask": mask}
+        """The prompt as each pipeline encodes it: LTXPipeline's (128 tokens, the encoder blind to padding)
+        and LTXConditionPipeline's (``condition_``: 256 tokens, padding masked in the encoder too)."""
+        import diffusers
 
-    def _prompts(self, job: SampleJob, batch: int, device: Any) -> tuple[Any, Any]:
+        pipe = model.pipeline
+        device = pipe._execution_device
+        embeds, mask, _, _ = pipe.encode_prompt(
+            prompt=text, do_classifier_free_guidance=False, max_sequence_length=self.max_sequence_length, device=device
+        )
+        condition = diffusers.LTXConditionPipeline(**pipe.components)  # shares the loaded parts
+        masked_embeds, full_mask, _, _ = condition.encode_prompt(
+            prompt=text, do_classifier_free_guidance=False, max_sequence_length=self.condition_sequence_length
+        )
+        return {
+            "prompt_embeds": embeds,
+            "prompt_attention_mask": mask,
+            "condition_prompt_embeds": masked_embeds,
+            "condition_prompt_attention_mask": full_mask,
+        }
+
+    def _prompts(self, job: SampleJob, batch: int, device: Any, prefix: str = "") -> tuple[Any, Any]:
         """The embeddings and attention masks the transformer sees: [negative, positive] under guidance."""
         import torch
 
         def repeat(conditioning: Any, key: str) -> Any:
-            return repeat_batch(conditioning.tensors[key].to(device), batch)
+            return repeat_batch(conditioning.tensors[prefix + key].to(device), batch)
 
         embeds, mask = repeat(job.positive, "prompt_embeds"), repeat(job.positive, "prompt_attention_mask")
         if job.cfg > 1.0:
@@ -108,6 +123,8 @@ class LTXVideo(Family):
                 f"context_frames {job.context_frames}: {self.label} samples the whole clip at once "
                 "(sliding windows are for Wan and AnimateDiff); set it to 0"
             )
+        if job.last_frame is not None:
+            return self._sample_conditioned(model, job)
         pipe = model.pipeline
         device = pipe._execution_device
         b, c, f, h, w = job.latent.shape
@@ -160,6 +177,84 @@ class LTXVideo(Family):
                     noise_pred, latents = unpack(noise_pred), unpack(latents)
                     stepped = scheduler.step(noise_pred[:, :, 1:], t, latents[:, :, 1:], return_dict=False)[0]
                     latents = pipe._pack_latents(torch.cat([latents[:, :, :1], stepped], dim=2), p, pt)
+                job.on_step(i, total, lambda latents=latents: unpack(latents))
+        return unpack(latents)
+
+    def _sample_conditioned(self, model: ModelHandle, job: SampleJob) -> Any:
+        """LTXConditionPipeline with the first frame (if given) at index 0 and the last at the clip's end."""
+        import diffusers
+        import torch
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import linear_quadratic_schedule, retrieve_timesteps
+
+        pipe = diffusers.LTXConditionPipeline(**model.pipeline.components)  # shares the loaded parts
+        scheduler = job.scheduler
+        if scheduler.config.get("use_dynamic_shifting", False):
+            raise NodeError(
+                f"last_frame: this {self.label} model's scheduler shifts with the clip's length, which "
+                "LTXConditionPipeline cannot use; use LTX-Video 0.9.5 or later for first/last-frame clips"
+            )
+        device = pipe._execution_device
+        b, c, f, h, w = job.latent.shape
+        fmt = model.latent_format
+        p, pt = pipe.transformer_spatial_patch_size, pipe.transformer_temporal_patch_size
+        cfg_on = job.cfg > 1.0
+        embeds, mask = self._prompts(job, b, device, prefix="condition_")
+        height, width, frames = h * fmt.spatial, w * fmt.spatial, fmt.pixel_frames(f)
+        tensors, indices = [], []
+        for image, index in ((job.first_frame, 0), (job.last_frame, frames - 1)):
+            if image is not None:
+                pixels = pipe.video_processor.preprocess(pixels_to_unit(image)[None], height, width)
+                tensors.append(pixels.unsqueeze(2).to(device, dtype=pipe.vae.dtype))
+                indices.append(index)
+        with using_scheduler(pipe, scheduler):
+            timesteps, _ = retrieve_timesteps(scheduler, job.steps, device, linear_quadratic_schedule(job.steps) * 1000)
+            latents, condition, coords, extra = pipe.prepare_latents(
+                tensors,
+                [1.0] * len(tensors),
+                indices,
+                batch_size=b,
+                num_channels_latents=c,
+                height=height,
+                width=width,
+                num_frames=frames,
+                generator=job.generator,
+                device=device,
+                dtype=torch.float32,
+            )
+            coords = coords.float()
+            coords[:, 0] = coords[:, 0] * (1.0 / job.latent.fps)
+            init_latents = latents.clone()
+            if cfg_on:
+                coords = torch.cat([coords, coords])
+            model_condition = torch.cat([condition, condition]) if cfg_on else condition
+
+            def unpack(packed: Any) -> Any:
+                return pipe._unpack_latents(packed[:, extra:], f, h, w, p, pt)
+
+            total = len(timesteps)
+            for i, t in enumerate(timesteps):
+                # The given frames are noised a little, less at each step (motion continuity).
+                latents = pipe.add_noise_to_image_conditioning_latents(
+                    t / 1000.0, init_latents, latents, self.image_condition_noise, condition, job.generator
+                )
+                model_input = (torch.cat([latents] * 2) if cfg_on else latents).to(embeds.dtype)
+                timestep = t.expand(model_input.shape[0]).unsqueeze(-1).float()
+                timestep = torch.min(timestep, (1 - model_condition) * 1000.0)
+                with pipe.transformer.cache_context("cond_uncond"):
+                    noise_pred = pipe.transformer(
+                        hidden_states=model_input,
+                        encoder_hidden_states=embeds,
+                        timestep=timestep,
+                        encoder_attention_mask=mask,
+                        video_coords=coords,
+                        return_dict=False,
+                    )[0]
+                if cfg_on:
+                    uncond, cond = noise_pred.chunk(2)
+                    noise_pred = uncond + job.cfg * (cond - uncond)
+                    timestep, _ = timestep.chunk(2)
+                denoised = scheduler.step(-noise_pred, t, latents, per_token_timesteps=timestep, return_dict=False)[0]
+                latents = torch.where((t / 1000 - 1e-6 < (1.0 - condition)).unsqueeze(-1), denoised, latents)
                 job.on_step(i, total, lambda latents=latents: unpack(latents))
         return unpack(latents)
 
