@@ -267,3 +267,53 @@ def test_the_example_image_to_video_graph_runs(i2v_folder, tmp_path):
     }
     sets = [part for name, value in values.items() for part in ("--set", f"{name}={value}")]
     assert main(["run", str(graph), "-o", str(tmp_path / "out"), "--device", "cpu", *sets]) == 0
+
+
+def test_a14b_image_to_video_files_load_as_a_pair(registry, tmp_path, ftfy_free):
+    """ComfyUI's Wan 2.2 I2V expert files (with a UMT5 file and the Wan 2.1 VAE file) render what
+    WanImageToVideoPipeline renders from the same weights."""
+    import torch
+    from diffusers import WanImageToVideoPipeline, WanTransformer3DModel
+    from PIL import Image as PILImage
+    from wan_layouts import original_transformer, save, train_spiece, wan_components, write_comfy_tree
+
+    spiece = train_spiece()
+    parts = wan_components(spiece)
+    config = {**parts["transformer"].config, "in_channels": 36}
+    experts = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        experts.append(WanTransformer3DModel.from_config(config).eval())
+    comfy = write_comfy_tree(parts, spiece, tmp_path / "models")
+    names = ("wan2.2_i2v_high_noise_14B_fp16.safetensors", "wan2.2_i2v_low_noise_14B_fp16.safetensors")
+    files = [
+        save(original_transformer(e.state_dict()), tmp_path / "models" / n) for e, n in zip(experts, names, strict=True)
+    ]
+    values = {"path": str(files[1]), "text_encoder": str(comfy["text_encoder"]), "vae": str(comfy["vae"])}
+    model = run_node(registry, "LoadModel", **values)["model"]
+    assert model.pipeline.transformer_2 is not None and model.latent_format.channels == 16
+
+    first = picture(9)
+    pipe = WanImageToVideoPipeline(
+        **{k: model.pipeline.components[k] for k in ("tokenizer", "text_encoder", "vae")},
+        scheduler=type(model.pipeline.scheduler).from_config(model.pipeline.scheduler.config),
+        transformer=experts[0],
+        transformer_2=experts[1],
+        boundary_ratio=0.875,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    expected = pipe(
+        image=PILImage.fromarray(first),
+        prompt="a red cat runs",
+        negative_prompt="a blue sky",
+        height=16,
+        width=32,
+        num_frames=9,
+        num_inference_steps=3,
+        guidance_scale=6.0,
+        generator=torch.Generator("cpu").manual_seed(42),
+        output_type="np",
+    ).frames[0]
+    ours = graph_frames(registry, model, first, None, steps=3)
+    print(f"Wan 2.2 A14B I2V files: max abs difference {np.abs(ours - expected).max():.2e}")
+    assert np.abs(ours - expected).max() <= TOLERANCE

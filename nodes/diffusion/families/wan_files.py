@@ -12,7 +12,9 @@ loads through diffusers' GGUF support, and fp8 files (plain or ComfyUI's scaled 
 weights in fp8, computed in ``dtype``.
 
 Wan 2.2 A14B comes as two experts in two files (``…high_noise…``, ``…low_noise…``): naming either
-loads both, as ``transformer`` (high noise) and ``transformer_2`` (low noise).
+loads both, as ``transformer`` (high noise) and ``transformer_2`` (low noise). Its image-to-video
+experts (36 input channels, no image encoder) load the same way; the Sampler's first_frame drives them
+(families/wan_i2v.py).
 """
 
 from __future__ import annotations
@@ -85,7 +87,10 @@ def load_wan_files(path: Path, parts: ModelParts, torch_dtype: Any, allow_pickle
     if config is not None:
         raise NodeError("config: not used for a bare Wan transformer file (its parts come from text_encoder and vae)")
     if parts.image_encoder is not None:
-        raise NodeError("image_encoder: Wan text-to-video models take no image encoder; clear image_encoder")
+        raise NodeError(
+            "image_encoder: Wan text-to-video models take no image encoder, nor do Wan 2.2 I2V files "
+            "(Wan 2.1 image-to-video files are not supported yet); clear image_encoder"
+        )
     experts = expert_files(path)
     channels = check_variant(path)
     missing_parts(path, parts, channels)
@@ -147,9 +152,11 @@ def check_variant(path: Path) -> int:
             raise NodeError(f"{path.name} is a {what} model, which is not supported yet; use a Wan text-to-video model")
     patch = shapes.get(prefix + "patch_embedding.weight")
     channels = patch[1] if patch is not None and len(patch) == 5 else 16
-    if channels == 36:
+    # Wan 2.2 A14B I2V needs nothing more than text-to-video; Wan 2.1 I2V/FLF2V needs its CLIP image encoder.
+    if channels == 36 and any(name.startswith(prefix + "img_emb.") for name in shapes):
         raise NodeError(
-            f"{path.name} is an image-to-video Wan model, which is not supported yet; use a text-to-video model"
+            f"{path.name} is a Wan 2.1 image-to-video model, whose CLIP image encoder cannot be loaded from "
+            "ComfyUI's files yet; use its diffusers folder (Wan-AI/Wan2.1-I2V-14B-480P-Diffusers) instead"
         )
     return channels
 
