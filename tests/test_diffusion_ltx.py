@@ -157,6 +157,25 @@ def test_first_and_last_frame_match_ltx_condition_pipeline(registry, tmp_path_fa
     assert np.abs(ours - expected).max() <= TOLERANCE
 
 
+def test_a_bare_transformer_file_loads_with_a_config_folder(registry, ltx_folder, model, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    # The transformer in the original (ComfyUI) names, as diffusers' converter reads them.
+    weights = load_file(ltx_folder / "transformer" / "diffusion_pytorch_model.safetensors")
+    original = {"proj_in": "patchify_proj", "time_embed": "adaln_single", "norm_q": "q_norm", "norm_k": "k_norm"}
+    renamed = {}
+    for name, tensor in weights.items():
+        for new, old in original.items():
+            name = name.replace(new, old)
+        renamed["model.diffusion_model." + name] = tensor
+    path = tmp_path / "ltxv-tiny.safetensors"
+    save_file(renamed, path)
+
+    single = run_node(registry, "LoadModel", path=str(path), config=str(ltx_folder))["model"]
+    assert single.family == "ltx"
+    assert np.abs(_graph_frames(registry, single) - _graph_frames(registry, model)).max() == 0
+
+
 @pytest.mark.parametrize(
     ("tensors", "variant"),
     [

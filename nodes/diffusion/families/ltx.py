@@ -8,10 +8,11 @@ tokens (``_pack_latents``) and they are unpacked after sampling, as the pipeline
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from nodes.diffusion.families.base import Family, SampleJob, pixels_to_unit, repeat_batch, using_scheduler, vae_tiling
-from nodes.diffusion.values import Latent, LatentFormat, ModelHandle
+from nodes.diffusion.values import Latent, LatentFormat, ModelHandle, ModelParts
 from studio.nodeapi import FamilySpec, NodeError
 
 
@@ -25,6 +26,45 @@ class LTXVideo(Family):
     condition_sequence_length = 256  # LTXConditionPipeline.__call__'s default
     image_inputs = frozenset({"first_frame", "last_frame"})
     image_condition_noise = 0.15  # LTXConditionPipeline.__call__'s image_cond_noise_scale
+
+    def load_file(
+        self,
+        path: Path,
+        parts: ModelParts,
+        torch_dtype: Any,
+        allow_pickle: bool,
+        config: Path | None,
+        bundled: Callable[[str], Path | None] | None = None,
+    ) -> Any:
+        """A single LTX-Video file (transformer and VAE as Lightricks publishes them, or a bare transformer)
+        through diffusers' ``from_single_file`` with a local config folder, as the base does; the T5 encoder
+        comes from that folder's ``text_encoder``, which diffusers' single-file loader does not find there
+        (it looks only for diffusers-named weights)."""
+        from types import SimpleNamespace
+
+        from diffusers import LTXPipeline
+
+        from nodes.diffusion.loading import check_config_folder, load_single_file, sidecar_config
+
+        folder = check_config_folder(config) if config is not None else sidecar_config(path)
+        if parts.given() or folder is None or not (folder / "text_encoder" / "config.json").is_file():
+            return super().load_file(path, parts, torch_dtype, allow_pickle, config, bundled)
+        from diffusers import AutoencoderKLLTXVideo
+        from transformers import T5EncoderModel
+
+        from studio.nodeapi.weights import tensor_shapes
+
+        given = {"torch_dtype": torch_dtype, "local_files_only": True}
+        known = {"text_encoder": T5EncoderModel.from_pretrained(folder / "text_encoder", **given)}
+        bare = path.suffix == ".safetensors" and not any(name.startswith("vae.") for name in tensor_shapes(path))
+        if bare and (folder / "vae" / "config.json").is_file():  # a transformer alone: the folder's VAE
+            known["vae"] = AutoencoderKLLTXVideo.from_pretrained(folder / "vae", **given)
+
+        def from_single_file(*args: Any, **kwargs: Any) -> Any:
+            return LTXPipeline.from_single_file(*args, **known, **kwargs)
+
+        loader = SimpleNamespace(__name__="LTXPipeline", from_single_file=from_single_file)
+        return load_single_file(loader, path, torch_dtype, allow_pickle, config, self.label)
 
     def latent_format(self, pipe: Any) -> LatentFormat:
         return LatentFormat(
