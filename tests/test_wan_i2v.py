@@ -122,26 +122,42 @@ def test_image_to_video_model_asks_for_its_images(registry, i2v_folder, flf2v_fo
 
 def test_text_to_video_model_starts_from_the_first_frame(registry):
     """The starter (no image conditioning) keeps the encoded first frame: its first decoded frame is
-    as close to the image as the VAE reconstructs it, far closer than a run without it."""
-    import cv2
-
+    as close to the image as the VAE reconstructs it, far closer than a run without it. A last frame
+    pulls the clip's end towards its image (less: its latent stands for the last 4 frames)."""
     model = load_model_handle(STARTER)
-    first = np.zeros((64, 64, 3), np.uint8)
-    first[:] = (30, 60, 200)  # a red ball on blue, as the starter was trained on
-    cv2.circle(first, (24, 32), 10, (220, 30, 30), -1)
+    first, last = ball(16), ball(48)
     positive = run_node(registry, "TextEncode", model=model, text="a red ball")["conditioning"]
     latent = run_node(registry, "EmptyLatent", model=model, width=64, height=64, frames=9)["latent"]
     runs = {}
-    for name, images in (("with", {"first_frame": Image(first)}), ("without", {})):
+    for name, images in (
+        ("first", {"first_frame": Image(first)}),
+        ("both", {"first_frame": Image(first), "last_frame": Image(last)}),
+        ("none", {}),
+    ):
         sampled = run_node(
             registry, "Sampler", model=model, positive=positive, latent=latent, steps=4, cfg=1.0, seed=5, **images
         )["latent"]
         runs[name] = decode_latent(model, sampled)
-    target = first.astype(np.float32) / 255.0
-    near = float(np.abs(runs["with"][0] - target).mean())
-    far = float(np.abs(runs["without"][0] - target).mean())
+
+    def distance(name: str, index: int, image: np.ndarray) -> float:
+        return float(np.abs(runs[name][index] - image.astype(np.float32) / 255.0).mean())
+
+    near, far = distance("first", 0, first), distance("none", 0, first)
+    end_near, end_far = distance("both", -1, last), distance("none", -1, last)
     print(f"starter first frame: mean abs difference {near:.4f} with first_frame, {far:.4f} without")
+    print(f"starter last frame: mean abs difference {end_near:.4f} with last_frame, {end_far:.4f} without")
     assert near < 0.12 and near < 0.5 * far
+    assert distance("both", 0, first) < 0.12 and end_near < end_far
+
+
+def ball(x: int) -> np.ndarray:
+    """A red ball on blue, as the starter was trained on."""
+    import cv2
+
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[:] = (30, 60, 200)
+    cv2.circle(image, (x, 32), 10, (220, 30, 30), -1)
+    return image
 
 
 def build_ti2v(folder: Path) -> Path:

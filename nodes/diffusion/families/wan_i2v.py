@@ -9,8 +9,9 @@
 - **Text-to-video** (no image conditioning, e.g. the bundled starter): an approximation that needs
   no training. At every step the known latent frames are replaced by the encoded image noised to
   that step's level (flow matching: ``x_t = (1 - sigma) * x0 + sigma * noise``, with the run's own
-  initial noise), and by the clean encoded image at the end. The model fills in the other frames;
-  the last frame's latent (which stands for the clip's last 4 frames) is the image encoded alone.
+  initial noise), and by the clean encoded image at the end. The model fills in the other frames.
+  The last latent frame stands for the clip's last 4 frames: it is taken from the image held still
+  for 5 frames, so the end is pulled towards the image less exactly than the start.
 
 Every number of the native modes comes from diffusers' own ``encode_image`` and ``prepare_latents``.
 """
@@ -138,9 +139,11 @@ def prepare(pipe: Any, job: SampleJob, mode: str, device: Any, transformer_dtype
         if first is None and last is None:
             return latents, plain
         known = {}
-        for index, image in ((0, first), (f - 1, last)):
-            if image is not None:
-                known[index] = repeat_batch(encode_image(pipe, image, height, width, device), b)
+        if first is not None:
+            known[0] = repeat_batch(encode_image(pipe, first, height, width, device), b)
+        if last is not None:  # a later latent frame stands for `temporal` frames: encode the image held still
+            held = encode_image(pipe, last, height, width, device, frames=1 + int(pipe.vae_scale_factor_temporal))
+            known[f - 1] = repeat_batch(held[:, :, -1:], b)
         return latents, FrameConditioning(TEXT_ONLY, mask=plain.mask, known=known, noise=latents.clone())
     i2v = diffusers.WanImageToVideoPipeline
     image_embeds = None
@@ -163,14 +166,15 @@ def prepare(pipe: Any, job: SampleJob, mode: str, device: Any, transformer_dtype
     return latents, FrameConditioning(NATIVE, condition=condition, image_embeds=image_embeds)
 
 
-def encode_image(pipe: Any, array: Any, height: int, width: int, device: Any) -> Any:
-    """One image as a normalised one-frame latent ``[1, C, 1, h, w]``, as WanImageToVideoPipeline encodes
-    its first frame (argmax of the VAE's posterior)."""
+def encode_image(pipe: Any, array: Any, height: int, width: int, device: Any, frames: int = 1) -> Any:
+    """One image (held for ``frames`` frames) as a normalised latent ``[1, C, F, h, w]``, as
+    WanImageToVideoPipeline encodes its first frame (argmax of the VAE's posterior)."""
     import torch
     from diffusers.pipelines.wan.pipeline_wan_i2v import retrieve_latents
 
     vae = pipe.vae
     image = pipe.video_processor.preprocess(pil(array), height=height, width=width).unsqueeze(2)
+    image = image.repeat(1, 1, frames, 1, 1)
     latent = retrieve_latents(vae.encode(image.to(device, dtype=vae.dtype)), sample_mode="argmax")
     latent = latent.to(device=device, dtype=torch.float32)
     z = vae.config.z_dim
