@@ -119,6 +119,16 @@ def test_ltx_rules_are_explained(registry, model):
     with pytest.raises(NodeError, match=r"context_frames 17: LTX-Video samples the whole clip at once"):
         run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, context_frames=17)
     picture = Image(np.zeros((32, 32, 3), np.uint8))
+    with pytest.raises(NodeError, match=r"scheduler UniPCMultistep: LTX-Video with a last_frame steps each token"):
+        run_node(
+            registry,
+            "Sampler",
+            model=model,
+            positive=positive,
+            latent=latent,
+            last_frame=picture,
+            scheduler="UniPCMultistep",
+        )
     with pytest.raises(NodeError, match=r"last_frame: this LTX-Video model's scheduler shifts with the clip's"):
         run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, last_frame=picture)
 

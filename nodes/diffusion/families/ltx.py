@@ -222,12 +222,19 @@ class LTXVideo(Family):
 
     def _sample_conditioned(self, model: ModelHandle, job: SampleJob) -> Any:
         """LTXConditionPipeline with the first frame (if given) at index 0 and the last at the clip's end."""
+        import inspect
+
         import diffusers
         import torch
         from diffusers.pipelines.ltx.pipeline_ltx_condition import linear_quadratic_schedule, retrieve_timesteps
 
         pipe = diffusers.LTXConditionPipeline(**model.pipeline.components)  # shares the loaded parts
         scheduler = job.scheduler
+        if "per_token_timesteps" not in inspect.signature(scheduler.step).parameters:
+            raise NodeError(
+                f"scheduler {type(scheduler).__name__.removesuffix('Scheduler')}: {self.label} with a last_frame "
+                "steps each token at its own time (LTXConditionPipeline); use default or FlowMatchEulerDiscrete"
+            )
         if scheduler.config.get("use_dynamic_shifting", False):
             raise NodeError(
                 f"last_frame: this {self.label} model's scheduler shifts with the clip's length, which "
