@@ -220,16 +220,10 @@ class LTXVideo(Family):
                 job.on_step(i, total, lambda latents=latents: unpack(latents))
         return unpack(latents)
 
-    def _sample_conditioned(self, model: ModelHandle, job: SampleJob) -> Any:
-        """LTXConditionPipeline with the first frame (if given) at index 0 and the last at the clip's end."""
+    def _check_condition_scheduler(self, scheduler: Any) -> None:
+        """LTXConditionPipeline steps each token at its own time, over a fixed (unshifted) schedule."""
         import inspect
 
-        import diffusers
-        import torch
-        from diffusers.pipelines.ltx.pipeline_ltx_condition import linear_quadratic_schedule, retrieve_timesteps
-
-        pipe = diffusers.LTXConditionPipeline(**model.pipeline.components)  # shares the loaded parts
-        scheduler = job.scheduler
         if "per_token_timesteps" not in inspect.signature(scheduler.step).parameters:
             raise NodeError(
                 f"scheduler {type(scheduler).__name__.removesuffix('Scheduler')}: {self.label} with a last_frame "
@@ -240,6 +234,26 @@ class LTXVideo(Family):
                 f"last_frame: this {self.label} model's scheduler shifts with the clip's length, which "
                 "LTXConditionPipeline cannot use; use LTX-Video 0.9.5 or later for first/last-frame clips"
             )
+
+    def _condition_frames(self, pipe: Any, job: SampleJob, height: int, width: int, frames: int) -> tuple:
+        """The given frames as one-frame videos for the VAE, with their pixel-frame indices."""
+        tensors, indices = [], []
+        for image, index in ((job.first_frame, 0), (job.last_frame, frames - 1)):
+            if image is not None:
+                pixels = pipe.video_processor.preprocess(pixels_to_unit(image)[None], height, width)
+                tensors.append(pixels.unsqueeze(2).to(pipe._execution_device, dtype=pipe.vae.dtype))
+                indices.append(index)
+        return tensors, indices
+
+    def _sample_conditioned(self, model: ModelHandle, job: SampleJob) -> Any:
+        """LTXConditionPipeline with the first frame (if given) at index 0 and the last at the clip's end."""
+        import diffusers
+        import torch
+        from diffusers.pipelines.ltx.pipeline_ltx_condition import linear_quadratic_schedule, retrieve_timesteps
+
+        scheduler = job.scheduler
+        self._check_condition_scheduler(scheduler)
+        pipe = diffusers.LTXConditionPipeline(**model.pipeline.components)  # shares the loaded parts
         device = pipe._execution_device
         b, c, f, h, w = job.latent.shape
         fmt = model.latent_format
@@ -247,12 +261,7 @@ class LTXVideo(Family):
         cfg_on = job.cfg > 1.0
         embeds, mask = self._prompts(job, b, device, prefix="condition_")
         height, width, frames = h * fmt.spatial, w * fmt.spatial, fmt.pixel_frames(f)
-        tensors, indices = [], []
-        for image, index in ((job.first_frame, 0), (job.last_frame, frames - 1)):
-            if image is not None:
-                pixels = pipe.video_processor.preprocess(pixels_to_unit(image)[None], height, width)
-                tensors.append(pixels.unsqueeze(2).to(device, dtype=pipe.vae.dtype))
-                indices.append(index)
+        tensors, indices = self._condition_frames(pipe, job, height, width, frames)
         with using_scheduler(pipe, scheduler):
             timesteps, _ = retrieve_timesteps(scheduler, job.steps, device, linear_quadratic_schedule(job.steps) * 1000)
             latents, condition, coords, extra = pipe.prepare_latents(
