@@ -111,11 +111,17 @@ def test_video_to_video_matches_animatediff_video2video_pipeline(registry, model
     assert np.abs(ours - expected).max() <= TOLERANCE
 
 
-def test_too_many_frames_name_the_motion_modules_limit(registry, model):
+def test_a_clip_longer_than_the_motion_modules_samples_in_context_windows(registry, model):
     from studio.engine.context import NodeError
 
-    with pytest.raises(NodeError, match=r"frames must be at most 16 .* got 20"):
-        run_node(registry, "EmptyLatent", model=model, width=32, height=32, frames=20)
+    latent = run_node(registry, "EmptyLatent", model=model, width=32, height=32, frames=20)["latent"]
+    positive = run_node(registry, "TextEncode", model=model, text="a cat")["conditioning"]
+    values = dict(model=model, positive=positive, negative=None, latent=latent, steps=1, cfg=1.0, seed=0)
+    values |= dict(scheduler="default", denoise=1.0)
+    with pytest.raises(NodeError, match=r"the clip has 20 frames, more than .* set the Sampler's context_frames"):
+        run_node(registry, "Sampler", **values)
+    sampled = run_node(registry, "Sampler", **values, context_frames=16, context_overlap=4)["latent"]
+    assert sampled.shape[2] == 20
 
 
 def test_models_listing_shows_animatediff_family_and_size(animatediff_folder):

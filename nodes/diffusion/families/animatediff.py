@@ -30,30 +30,23 @@ class AnimateDiff(StableDiffusion):
         value = getattr(pipe.unet.config, "motion_max_seq_length", None)
         return int(value) if value else None
 
-    def empty_latent(self, model: ModelHandle, width: int, height: int, frames: int, batch: int) -> Latent:
-        self._check_frames(model, frames)
-        return super().empty_latent(model, width, height, frames, batch)
-
-    def _check_frames(self, model: ModelHandle, frames: int) -> None:
-        limit = self._max_frames(model.pipeline)
-        if limit is not None and frames > limit:
-            raise NodeError(
-                f"frames must be at most {limit} for this {self.label} model (its motion modules' "
-                f"motion_max_seq_length), got {frames}"
-            )
-
     def _check_window(self, model: ModelHandle, windows: list[slice]) -> None:
+        """The motion modules see at most ``motion_max_seq_length`` frames at once: a longer clip is
+        sampled in context windows (the Sampler's context_frames), each within the limit."""
         limit = self._max_frames(model.pipeline)
         size = windows[0].stop - windows[0].start
-        if len(windows) > 1 and limit is not None and size > limit:
+        if limit is None or size <= limit:
+            return
+        if len(windows) > 1:
             raise NodeError(
                 f"context_frames must be at most {limit} for this {self.label} model (its motion modules' "
                 f"motion_max_seq_length), got {size}"
             )
-
-    def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
-        self._check_frames(model, frames.array.shape[0])
-        return super().encode_frames(model, frames)
+        raise NodeError(
+            f"the clip has {size} frames, more than this {self.label} model's motion modules take at once "
+            f"({limit}, motion_max_seq_length); set the Sampler's context_frames to at most {limit} to "
+            "sample it in windows"
+        )
 
     def _video_initial_latents(
         self, model: ModelHandle, latent: Latent, generator: Any, device: Any, dtype: Any
