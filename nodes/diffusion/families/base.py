@@ -172,11 +172,17 @@ class Family:
     def latent_format(self, pipe: Any) -> LatentFormat:
         raise NotImplementedError
 
+    frame_examples = ""  # frame counts the family's models are used with, shown by the frame rule
+
     def check_size(self, fmt: LatentFormat, width: int, height: int, frames: int) -> None:
         multiple = self.size_multiple(fmt)
         for name, value in (("width", width), ("height", height)):
             if value % multiple:
                 raise NodeError(f"{name} must be divisible by {multiple} for {self.label}, got {value}")
+        # A video VAE keeps the first frame and compresses each later group of `temporal` frames.
+        if fmt.temporal > 1 and frames % fmt.temporal != 1:
+            examples = f" (e.g. {self.frame_examples})" if self.frame_examples else ""
+            raise NodeError(f"frames must be {fmt.temporal}×k+1 for {self.label}{examples}, got {frames}")
 
     def size_multiple(self, fmt: LatentFormat) -> int:
         return fmt.spatial

@@ -36,6 +36,7 @@ class CogVideoX(Family):
     ``first_frame`` and CogVideoXVideoToVideoPipeline's for denoise < 1."""
 
     default_fps = 8.0
+    frame_examples = "49, 81"
     image_inputs = frozenset({"first_frame"})
     # The pipelines' default (False); CogVideoX 5B's examples turn it on.
     use_dynamic_cfg = False
@@ -54,11 +55,6 @@ class CogVideoX(Family):
 
     def size_multiple(self, fmt: LatentFormat) -> int:
         return fmt.spatial * 2  # the transformer patchifies 2×2 latent pixels
-
-    def check_size(self, fmt: LatentFormat, width: int, height: int, frames: int) -> None:
-        super().check_size(fmt, width, height, frames)
-        if frames % fmt.temporal != 1 % fmt.temporal:
-            raise NodeError(f"frames must be {fmt.temporal}×k+1 for {self.label} (e.g. 49, 81), got {frames}")
 
     def encode_text(self, model: ModelHandle, text: str) -> dict[str, Any]:
         pipe = model.pipeline

@@ -22,6 +22,7 @@ class LTXVideo(Family):
 
     flow_matching = True
     default_fps = 25.0  # LTXPipeline.__call__'s frame_rate; the transformer's rope is scaled by it
+    frame_examples = "97, 161"
     max_sequence_length = 128  # LTXPipeline.__call__'s default
     condition_sequence_length = 256  # LTXConditionPipeline.__call__'s default
     image_inputs = frozenset({"first_frame", "last_frame"})
@@ -77,11 +78,6 @@ class LTXVideo(Family):
             rgb_factors=self.spec.preview_factors,
             rgb_bias=self.spec.preview_bias,
         )
-
-    def check_size(self, fmt: LatentFormat, width: int, height: int, frames: int) -> None:
-        super().check_size(fmt, width, height, frames)
-        if frames % fmt.temporal != 1 % fmt.temporal:
-            raise NodeError(f"frames must be {fmt.temporal}×k+1 for {self.label} (e.g. 97, 161), got {frames}")
 
     def encode_text(self, model: ModelHandle, text: str) -> dict[str, Any]:
         """The prompt as each pipeline encodes it: LTXPipeline's (128 tokens, the encoder blind to padding)

@@ -19,7 +19,7 @@ from nodes.diffusion.families.base import (
     video_to_video_timesteps,
 )
 from nodes.diffusion.values import Latent, LatentFormat, ModelHandle, ModelParts
-from studio.nodeapi import FamilySpec, NodeError
+from studio.nodeapi import FamilySpec
 
 
 class Wan(Family):
@@ -28,6 +28,7 @@ class Wan(Family):
 
     flow_matching = True
     default_fps = 16.0
+    frame_examples = "33, 81"
     max_sequence_length = 512  # WanPipeline.__call__'s default
     # Every Wan model takes them: image-to-video models natively, text-to-video ones by an approximation
     # (wan_i2v); what one model cannot use (a last frame for Wan 2.1 I2V) is refused when it samples.
@@ -70,11 +71,6 @@ class Wan(Family):
 
     def size_multiple(self, fmt: LatentFormat) -> int:
         return fmt.spatial * 2  # the transformer patchifies 2×2 latent pixels
-
-    def check_size(self, fmt: LatentFormat, width: int, height: int, frames: int) -> None:
-        super().check_size(fmt, width, height, frames)
-        if frames % fmt.temporal != 1 % fmt.temporal:
-            raise NodeError(f"frames must be {fmt.temporal}×k+1 for {self.label} (e.g. 33, 81), got {frames}")
 
     def _transformer(self, pipe: Any) -> Any:
         return pipe.transformer if pipe.transformer is not None else pipe.transformer_2
