@@ -9,7 +9,15 @@ import pytest
 
 from studio.graph import Graph, Link, Node, graph_to_dict, load_graph
 from studio.timeline import Timeline, TimelineError
-from studio.timeline.generate import ShotGraphError, bridge_graph, extend_graph, place_after, place_between
+from studio.timeline.generate import (
+    ShotGraphError,
+    bridge_graph,
+    bridge_shots_graph,
+    extend_graph,
+    extend_shot_graph,
+    place_after,
+    place_between,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTER = ROOT / "resources" / "graphs" / "starter.graph.json"
@@ -123,6 +131,23 @@ def test_a_bridge_lands_between_two_shots_and_replaces_their_dissolve(cut, tmp_p
     assert [(s.name, s.duration) for s in cut.shots()] == [("a", 48), ("bridge", 12), ("b", 24)]
     with pytest.raises(TimelineError, match="no shot after 2"):
         place_between(cut, 2, tmp_path / "x.mp4", frames=5)
+
+
+def test_a_shots_graph_and_file_make_its_extension_or_bridge(cut, tmp_path):
+    extension = extend_shot_graph(cut, 1)
+    assert frame_chain(extension, "first_frame")[1].params["path"] == str((tmp_path / "b.mp4").resolve())
+    bridge = bridge_shots_graph(cut, 0)
+    assert frame_chain(bridge, "first_frame")[1].params["path"] == str((tmp_path / "a.mp4").resolve())
+    assert frame_chain(bridge, "last_frame")[1].params["path"] == str((tmp_path / "b.mp4").resolve())
+
+    with pytest.raises(TimelineError, match=r"shot 1 \(b\) is the last shot"):
+        bridge_shots_graph(cut, 1)
+    (tmp_path / "b.mp4").unlink()
+    with pytest.raises(TimelineError, match=r"shot 1 \(b\) is offline"):
+        bridge_shots_graph(cut, 0)
+    cut.add_shot(tmp_path / "a.mp4", 5, name="plain")
+    with pytest.raises(ShotGraphError, match=r"shot 2 \(plain\) carries no graph"):
+        extend_shot_graph(cut, 2)
 
 
 @pytest.mark.ml

@@ -16,7 +16,7 @@ from typing import Any
 
 from studio.graph import Graph, Link, Node
 from studio.timeline.limits import TimelineError, whole_number
-from studio.timeline.model import Timeline
+from studio.timeline.model import ShotInfo, Timeline
 
 SAMPLER = "Sampler"
 _COLUMN = 240.0  # horizontal space between the added nodes and the Sampler
@@ -50,6 +50,22 @@ def bridge_graph(first_graph: Graph, first_video: str | Path, second_video: str 
     return graph
 
 
+def extend_shot_graph(timeline: Timeline, index: int) -> Graph:
+    """:func:`extend_graph` of shot ``index``'s own graph and file."""
+    shot = _shot(timeline, index)
+    return extend_graph(_graph_of(shot), shot.path)
+
+
+def bridge_shots_graph(timeline: Timeline, first: int) -> Graph:
+    """:func:`bridge_graph` from shot ``first`` (its graph and file) to the next shot's file."""
+    shot = _shot(timeline, first)
+    if shot.index + 1 >= len(timeline):
+        raise TimelineError(f"shot {shot.index} ({shot.name}) is the last shot: a bridge leads into a next one")
+    following = timeline.shots()[shot.index + 1]
+    _need_file(following)
+    return bridge_graph(_graph_of(shot), shot.path, following.path)
+
+
 def find_sampler(graph: Graph) -> Node:
     """The graph's one Sampler node; an error naming what was found otherwise."""
     samplers = [node for node in graph.nodes if node.type == SAMPLER]
@@ -61,6 +77,33 @@ def find_sampler(graph: Graph) -> Node:
     raise ShotGraphError(
         f"the shot's graph has {len(samplers)} {SAMPLER} nodes ({names}); keep one to start from a frame"
     )
+
+
+def _shot(timeline: Timeline, index: int) -> ShotInfo:
+    index = whole_number(index, "a shot index")
+    shots = timeline.shots()
+    if not 0 <= index < len(shots):
+        raise TimelineError(f"no shot {index}; the timeline has {len(shots)}")
+    return shots[index]
+
+
+def _need_file(shot: ShotInfo) -> None:
+    if shot.offline:
+        raise TimelineError(f"shot {shot.index} ({shot.name}) is offline: {shot.path} is missing")
+
+
+def _graph_of(shot: ShotInfo) -> Graph:
+    """The graph that rendered ``shot``; its file must be there, since its frames are read."""
+    from studio.graph import GraphFileError, graph_from_dict
+
+    _need_file(shot)
+    record = shot.metadata.get("graph")
+    if not record:
+        raise ShotGraphError(f"shot {shot.index} ({shot.name}) carries no graph (it was not rendered by the studio)")
+    try:
+        return graph_from_dict(record, source=f"shot {shot.index} ({shot.name})")
+    except GraphFileError as exc:
+        raise ShotGraphError(f"shot {shot.index} ({shot.name}): its graph cannot be opened: {exc}") from None
 
 
 def _frame_into(graph: Graph, sampler: Node, port: str, video: str | Path, index: int, row: int) -> None:
