@@ -7,6 +7,9 @@
 - Shots come from the output viewer, the history strip, finished runs and dropped files.
 - "Open graph" on a shot loads the graph that rendered it; the next successful render of
   that graph replaces the shot in place (the old file stays on disk).
+- "Extend" and "Bridge" open a graph made from a shot's own (starting from its last frame, and
+  for a bridge ending on the next shot's first); its next successful render is placed after
+  the shot, or between the two.
 """
 
 from __future__ import annotations
@@ -33,11 +36,13 @@ class TimelineLink(QObject):
         self.window = window
         self.panel = TimelinePanel(own_shortcuts=False)
         self.rerender_shot: int | None = None  # the shot whose graph is open for a re-render
+        self.generating: tuple[str, int] | None = None  # ("extend" | "bridge", shot) awaiting its render
         self._restore_saved()
         self.panel.changed.connect(self.autosave)
         self.panel.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
         self.panel.film_exported.connect(lambda video: window.viewer.show_video(video.path, video.fps))
         self.panel.open_graph_requested.connect(self.open_shot_graph)
+        self.panel.generate_requested.connect(self.open_generating_graph)
         window.runs.run_finished.connect(self._run_finished)
 
     def fill_menu(self, menu: QMenu) -> None:
@@ -79,17 +84,36 @@ class TimelineLink(QObject):
             return
         shot = self.panel.timeline.shots()[index]
         self.window.document.set_document(graph, None, f"{shot.name} (timeline shot)", dirty=True)
-        self.rerender_shot = index
+        self.rerender_shot, self.generating = index, None
         self.window.notify(
             f"Editing the graph of shot {index + 1} ({shot.name}): the next successful render replaces it "
             "in the timeline; the old file is kept."
         )
 
+    # ---- Extend and Bridge --------------------------------------------------------------------
+    def open_generating_graph(self, graph: Any, kind: str, index: int) -> None:
+        """Open an Extend/Bridge graph for the prompt change; its next render is placed on the cut."""
+        if not self.window.document.maybe_save():
+            return
+        shot = self.panel.timeline.shots()[index]
+        title = f"{kind.capitalize()} {shot.name} (timeline)"
+        self.window.document.set_document(graph, None, title, dirty=True)
+        self.rerender_shot, self.generating = None, (kind, index)
+        where = "after it" if kind == "extend" else "between it and the next shot"
+        self.window.notify(f"Shot {index + 1} ({shot.name}): change the prompt and render; the clip is placed {where}.")
+
     def _run_finished(self, job: Any) -> None:
-        if self.rerender_shot is None or job.status != "done" or job.report is None:
+        if job.status != "done" or job.report is None:
             return
         videos = [p for p in job.report.files() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm")]
         if not videos:
+            return
+        if self.generating is not None:
+            (kind, index), self.generating = self.generating, None
+            if self.panel.place_generated(kind, index, videos[0], job.graph):
+                self.window.notify(f"{videos[0].name} is shot {index + 2} of the timeline")
+            return
+        if self.rerender_shot is None:
             return
         from studio.graph import graph_to_dict
 

@@ -58,6 +58,7 @@ class TimelinePanel(QWidget):
     message = Signal(str)
     film_exported = Signal(object)  # VideoFile
     open_graph_requested = Signal(object)  # the graph dict a shot was rendered from
+    generate_requested = Signal(object, str, int)  # a Graph to edit and render, "extend"/"bridge", the shot
 
     def __init__(self, parent: QWidget | None = None, *, own_shortcuts: bool = True) -> None:
         """``own_shortcuts=False`` when a window routes Ctrl+Z to this panel's stack itself."""
@@ -90,6 +91,10 @@ class TimelinePanel(QWidget):
         self.toolbar.addWidget(self.dissolve_frames)
         self._add_action("Soundtrack…", self.choose_soundtrack, "Put music under the film")
         self._add_action("Open graph", self.open_selected_graph, "Open the graph that rendered the selected shot")
+        self._add_action("Extend", self.extend_selected, "Open a graph that continues the shot from its last frame")
+        self._add_action(
+            "Bridge", self.bridge_selected, "Open a graph leading from the shot's last frame to the next one's first"
+        )
         self.toolbar.addSeparator()
         self._add_action("Play cut", self.play_cut, "Render a quick preview of the cut and play it in the viewer")
         self._add_action("Export film…", self.choose_export, "Render the cut to one video file")
@@ -233,6 +238,41 @@ class TimelinePanel(QWidget):
             self._say(f"{shot.name} carries no graph (it was not rendered by the studio)")
             return
         self.open_graph_requested.emit(graph)
+
+    def extend_selected(self) -> None:
+        """Ask for the selected shot's graph switched to start from the shot's last frame."""
+        from studio.timeline.generate import extend_shot_graph
+
+        self._request_generation("extend", extend_shot_graph)
+
+    def bridge_selected(self) -> None:
+        """Ask for a graph leading from the selected shot's last frame to the next shot's first."""
+        from studio.timeline.generate import bridge_shots_graph
+
+        self._request_generation("bridge", bridge_shots_graph)
+
+    def place_generated(self, kind: str, index: int, path: str | Path, graph: Any = None) -> bool:
+        """Put a rendered extension after shot ``index``, or a bridge between it and the next."""
+        from studio.media.errors import MediaError
+        from studio.timeline.generate import place_after, place_between
+
+        place = place_after if kind == "extend" else place_between
+        try:
+            return self.edit(f"{kind.capitalize()} shot", lambda tl: place(tl, index, path, graph))
+        except MediaError as exc:
+            self._say(f"cannot place {Path(path).name}: {exc}")
+            return False
+
+    def _request_generation(self, kind: str, make: Callable[[Timeline, int], Any]) -> None:
+        shot = self._selected_shot()
+        if shot is None:
+            return
+        try:
+            graph = make(self.timeline, shot.index)
+        except TimelineError as exc:
+            self._say(str(exc))
+            return
+        self.generate_requested.emit(graph, kind, shot.index)
 
     # ---- files and export ----------------------------------------------------------------
     def choose_shots(self) -> None:
