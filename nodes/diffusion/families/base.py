@@ -97,6 +97,25 @@ def vae_tiling(vae: Any, tiled: bool) -> Iterator[None]:
             vae.enable_tiling() if was else vae.disable_tiling()
 
 
+def decode_clips(
+    model: ModelHandle, latent: Latent, tiled: bool, check_cancelled: Callable[[], None], decode: Callable[[Any], Any]
+) -> Any:
+    """Float frames ``[F, H, W, 3]`` in 0..1 of every clip in a video latent, one batch item at a time
+    (bounding the VAE's memory), through the pipeline's own video post-processing. ``decode`` turns
+    one item's diffusion-space latent (on the pipeline's device) into the VAE's video output."""
+    import numpy as np
+
+    pipe = model.pipeline
+    out = []
+    with vae_tiling(pipe.vae, tiled):
+        for index in range(latent.samples.shape[0]):
+            check_cancelled()
+            video = decode(latent.samples[index : index + 1].to(pipe._execution_device))
+            pixels = pipe.video_processor.postprocess_video(video, output_type="np")  # [1, F, H, W, 3]
+            out.append(pixels[0].astype(np.float32, copy=False))
+    return np.concatenate(out)
+
+
 def frames_to_batch(x: Any) -> Any:
     """[B, C, F, H, W] → [B*F, C, H, W] (image families sample frames as a batch)."""
     b, c, f, h, w = x.shape

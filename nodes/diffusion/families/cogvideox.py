@@ -16,11 +16,11 @@ from typing import Any
 from nodes.diffusion.families.base import (
     Family,
     SampleJob,
+    decode_clips,
     pixels_to_unit,
     repeat_batch,
     require_steps_left,
     using_scheduler,
-    vae_tiling,
 )
 from nodes.diffusion.values import Latent, LatentFormat, ModelHandle
 from studio.nodeapi import FamilySpec, NodeError
@@ -184,19 +184,12 @@ class CogVideoX(Family):
         return latents[:, padding:].permute(0, 2, 1, 3, 4)
 
     def decode(self, model: ModelHandle, latent: Latent, tiled: bool, check_cancelled: Callable[[], None]) -> Any:
-        import numpy as np
-
         pipe = model.pipeline
-        vae = pipe.vae
-        out = []
-        with vae_tiling(vae, tiled):
-            for index in range(latent.samples.shape[0]):
-                check_cancelled()
-                latents = latent.samples[index : index + 1].to(pipe._execution_device, dtype=vae.dtype)
-                video = vae.decode(latents / pipe.vae_scaling_factor_image).sample
-                pixels = pipe.video_processor.postprocess_video(video=video, output_type="np")  # [1, F, H, W, 3]
-                out.append(pixels[0].astype(np.float32, copy=False))
-        return np.concatenate(out)
+
+        def decode(latents: Any) -> Any:
+            return pipe.vae.decode(latents.to(dtype=pipe.vae.dtype) / pipe.vae_scaling_factor_image).sample
+
+        return decode_clips(model, latent, tiled, check_cancelled, decode)
 
     def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
         """A clip's latent (the posterior's mode, scaled) with the posterior the sampler draws from."""

@@ -11,7 +11,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from nodes.diffusion.families.base import Family, SampleJob, pixels_to_unit, repeat_batch, using_scheduler, vae_tiling
+from nodes.diffusion.families.base import (
+    Family,
+    SampleJob,
+    decode_clips,
+    pixels_to_unit,
+    repeat_batch,
+    using_scheduler,
+)
 from nodes.diffusion.values import Latent, LatentFormat, ModelHandle, ModelParts
 from studio.nodeapi import FamilySpec, NodeError
 
@@ -311,28 +318,23 @@ class LTXVideo(Family):
         return unpack(latents)
 
     def decode(self, model: ModelHandle, latent: Latent, tiled: bool, check_cancelled: Callable[[], None]) -> Any:
-        import numpy as np
         import torch
 
         pipe = model.pipeline
         vae = pipe.vae
-        out = []
-        with vae_tiling(vae, tiled):
-            for index in range(latent.samples.shape[0]):
-                check_cancelled()
-                latents = latent.samples[index : index + 1].to(pipe._execution_device, dtype=torch.float32)
-                latents = pipe._denormalize_latents(
-                    latents, vae.latents_mean, vae.latents_std, vae.config.scaling_factor
-                )
-                latents = latents.to(vae.dtype)
-                # The pipelines' decode_timestep and decode_noise_scale default to 0: no noise is mixed in.
-                timestep = None
-                if vae.config.timestep_conditioning:
-                    timestep = torch.tensor([0.0], device=latents.device, dtype=latents.dtype)
-                video = vae.decode(latents, timestep, return_dict=False)[0]
-                pixels = pipe.video_processor.postprocess_video(video, output_type="np")  # [1, F, H, W, 3]
-                out.append(pixels[0].astype(np.float32, copy=False))
-        return np.concatenate(out)
+
+        def decode(latents: Any) -> Any:
+            latents = pipe._denormalize_latents(
+                latents.to(dtype=torch.float32), vae.latents_mean, vae.latents_std, vae.config.scaling_factor
+            )
+            latents = latents.to(vae.dtype)
+            # The pipelines' decode_timestep and decode_noise_scale default to 0: no noise is mixed in.
+            timestep = None
+            if vae.config.timestep_conditioning:
+                timestep = torch.tensor([0.0], device=latents.device, dtype=latents.dtype)
+            return vae.decode(latents, timestep, return_dict=False)[0]
+
+        return decode_clips(model, latent, tiled, check_cancelled, decode)
 
     def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
         import torch

@@ -12,10 +12,10 @@ from nodes.diffusion.families import wan_i2v
 from nodes.diffusion.families.base import (
     Family,
     SampleJob,
+    decode_clips,
     pixels_to_unit,
     repeat_batch,
     using_scheduler,
-    vae_tiling,
     video_to_video_timesteps,
 )
 from nodes.diffusion.values import Latent, LatentFormat, ModelHandle, ModelParts
@@ -171,20 +171,14 @@ class Wan(Family):
         return conditioning.finish(latents)
 
     def decode(self, model: ModelHandle, latent: Latent, tiled: bool, check_cancelled: Callable[[], None]) -> Any:
-        import numpy as np
+        vae = model.pipeline.vae
 
-        pipe = model.pipeline
-        vae = pipe.vae
-        out = []
-        with vae_tiling(vae, tiled):
-            for index in range(latent.samples.shape[0]):
-                check_cancelled()
-                latents = latent.samples[index : index + 1].to(pipe._execution_device, dtype=vae.dtype)
-                mean, inv_std = self._normalisation(vae, latents.device, latents.dtype)
-                video = vae.decode(latents / inv_std + mean, return_dict=False)[0]
-                pixels = pipe.video_processor.postprocess_video(video, output_type="np")  # [1, F, H, W, 3]
-                out.append(pixels[0].astype(np.float32, copy=False))
-        return np.concatenate(out)
+        def decode(latents: Any) -> Any:
+            latents = latents.to(dtype=vae.dtype)
+            mean, inv_std = self._normalisation(vae, latents.device, latents.dtype)
+            return vae.decode(latents / inv_std + mean, return_dict=False)[0]
+
+        return decode_clips(model, latent, tiled, check_cancelled, decode)
 
     def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
         import torch
