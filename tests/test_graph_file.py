@@ -213,3 +213,18 @@ def test_saving_refuses_what_json_cannot_hold_and_keeps_the_old_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["g.graph.json"]
     graph.node("src").params["text"] = "ok"
     assert json.loads(save_graph(graph, target).read_text("utf-8"))["nodes"][0]["params"]["text"] == "ok"
+
+
+def test_a_problem_naming_a_key_with_a_newline_stays_one_line():
+    import json
+
+    import pytest
+
+    from studio.graph import GraphFileError, loads_graph
+
+    document = {"format": "studio.graph", "version": 1, "nodes": [], "links": [], "meta": {"\n": "\ud800"}}
+    with pytest.raises(GraphFileError) as error:
+        loads_graph(json.dumps(document))
+    assert error.value.problems == [
+        "meta.\\n: text holds a lone surrogate \\ud800 at character 1, which is not valid Unicode"
+    ]

@@ -20,6 +20,7 @@ from typing import Any
 
 from studio.files import atomic_write_bytes
 from studio.graph.model import Graph, Group, Link, Node
+from studio.textsafe import safe
 
 FORMAT = "studio.graph"
 FORMAT_VERSION = 1
@@ -341,8 +342,8 @@ def _text_problem(text: str) -> str | None:
 
 
 def _escaped(text: str) -> str:
-    """``text`` printable anywhere: lone surrogates written as ``\\udXXX``."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """``text`` printable anywhere, on one line: control characters and lone surrogates as escapes."""
+    return safe(text)
 
 
 # ---- helpers ---------------------------------------------------------------------------
