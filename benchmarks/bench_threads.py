@@ -5,7 +5,7 @@ through the Engine on the CPU, once to load the model and then ``--reps`` times 
 (only the Sampler reruns), and takes the Sampler's seconds from the run report. Four cases,
 each in a fresh child process because OpenMP reads its settings once, when torch loads:
 
-- before: torch's defaults (the engine is told to keep torch's own thread count),
+- before: torch's defaults (the policy switched off in the child: the engine never sets threads),
 - after: the engine's policy (one thread per core that no other process keeps busy),
 
 each idle and with a competing child process running small torch matmuls in a loop on two
@@ -47,11 +47,10 @@ def child(policy: str, reps: int) -> None:
     """One case: print a JSON line with the Sampler's seconds per run."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(ROOT))
-    setting = None
     if policy == "before":
-        import torch
+        from studio.engine import threads
 
-        setting = torch.get_num_threads()  # what torch chose by itself: the old behaviour
+        threads.apply_cpu_threads = lambda setting=None: 0  # the old engine: torch keeps its own count
     from studio.composition import default_families, default_registry
     from studio.engine import Engine
     from studio.graph.fileformat import load_graph
@@ -61,7 +60,6 @@ def child(policy: str, reps: int) -> None:
         "cpu",
         registry=default_registry(plugins=False),
         families=default_families(plugins=False),
-        cpu_threads=setting,
     )
     seconds = []
     with tempfile.TemporaryDirectory(prefix="bench-threads-") as output:
