@@ -231,3 +231,17 @@ class Family:
 
     def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
         raise NotImplementedError
+
+    def encode_clip_mode(self, model: ModelHandle, frames: Any) -> Any:
+        """A clip's VAE latent (the posterior's mode, float32, before the family's normalisation), with
+        the clip's size checked and its pixels prepared by the pipeline's own video processor."""
+        import torch
+        from diffusers.pipelines.wan.pipeline_wan_video2video import retrieve_latents
+
+        pipe = model.pipeline
+        vae = pipe.vae
+        count, height, width, _ = frames.array.shape
+        self.check_size(model.latent_format, width, height, count)
+        video = pipe.video_processor.preprocess_video(pixels_to_unit(frames.array)[None], height=height, width=width)
+        video = video.to(pipe._execution_device, dtype=vae.dtype)
+        return retrieve_latents(vae.encode(video), sample_mode="argmax").to(torch.float32)

@@ -337,19 +337,11 @@ class LTXVideo(Family):
         return decode_clips(model, latent, tiled, check_cancelled, decode)
 
     def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
-        import torch
-        from diffusers.pipelines.ltx.pipeline_ltx_image2video import retrieve_latents
-
         pipe = model.pipeline
         vae = pipe.vae
-        fmt = model.latent_format
-        count, height, width, _ = frames.array.shape
-        self.check_size(fmt, width, height, count)
-        video = pipe.video_processor.preprocess_video(pixels_to_unit(frames.array)[None], height=height, width=width)
-        video = video.to(pipe._execution_device, dtype=vae.dtype)
-        latents = retrieve_latents(vae.encode(video), sample_mode="argmax").to(torch.float32)
+        latents = self.encode_clip_mode(model, frames)
         latents = pipe._normalize_latents(latents, vae.latents_mean, vae.latents_std, vae.config.scaling_factor)
-        return Latent(latents, fmt, fps=frames.fps)
+        return Latent(latents, model.latent_format, fps=frames.fps)
 
 
 LTX_SIZES = {2048: "2B", 4096: "13B"}  # transformer width → published model size

@@ -13,7 +13,6 @@ from nodes.diffusion.families.base import (
     Family,
     SampleJob,
     decode_clips,
-    pixels_to_unit,
     repeat_batch,
     using_scheduler,
     video_to_video_timesteps,
@@ -181,19 +180,9 @@ class Wan(Family):
         return decode_clips(model, latent, tiled, check_cancelled, decode)
 
     def encode_frames(self, model: ModelHandle, frames: Any) -> Latent:
-        import torch
-        from diffusers.pipelines.wan.pipeline_wan_video2video import retrieve_latents
-
-        pipe = model.pipeline
-        vae = pipe.vae
-        fmt = model.latent_format
-        count, height, width, _ = frames.array.shape
-        self.check_size(fmt, width, height, count)
-        video = pipe.video_processor.preprocess_video(pixels_to_unit(frames.array)[None], height=height, width=width)
-        video = video.to(pipe._execution_device, dtype=torch.float32)
-        latents = retrieve_latents(vae.encode(video.to(vae.dtype)), sample_mode="argmax").to(torch.float32)
-        mean, inv_std = self._normalisation(vae, latents.device, latents.dtype)
-        return Latent((latents - mean) * inv_std, fmt, fps=frames.fps)
+        latents = self.encode_clip_mode(model, frames)
+        mean, inv_std = self._normalisation(model.pipeline.vae, latents.device, latents.dtype)
+        return Latent((latents - mean) * inv_std, model.latent_format, fps=frames.fps)
 
 
 WAN_SIZES = {1536: "1.3B", 3072: "5B", 5120: "14B"}  # transformer width → published model size
