@@ -35,6 +35,7 @@ class TimelineLink(QObject):
         super().__init__(window)
         self.window = window
         self.panel = TimelinePanel(own_shortcuts=False)
+        self.panel.export_folder = lambda: window.settings.output_path  # read when exporting: settings change
         self.rerender_shot: int | None = None  # the shot whose graph is open for a re-render
         self.generating: tuple[str, int] | None = None  # ("extend" | "bridge", shot) awaiting its render
         self._restore_saved()

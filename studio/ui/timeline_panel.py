@@ -3,7 +3,8 @@
 Every edit is an undoable command. A command records the timeline's OTIO JSON before and
 after the edit (timelines are small, so snapshots are simpler and safer than inverse
 operations). Edits are tried on a copy first, so a refused edit changes nothing and its reason
-is shown instead. The film export's dialog and worker live in :mod:`studio.ui.film_export`.
+is shown instead. The button row is :mod:`studio.ui.timeline_toolbar`; the film export's dialog
+and worker live in :mod:`studio.ui.film_export`.
 """
 
 from __future__ import annotations
@@ -13,23 +14,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QThread, Signal
-from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QSpinBox,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.timeline import Timeline, TimelineError
 from studio.timeline.limits import check_saved_size
-from studio.ui.film_export import ExportDialog, FilmExport
+from studio.ui.film_export import ExportControls, ExportDialog, preview_size
+from studio.ui.timeline_toolbar import TimelineToolbar
 from studio.ui.timeline_view import TimelineView
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.mkv *.webm *.avi *.m4v)"
@@ -68,7 +67,6 @@ class TimelinePanel(QWidget):
         self.view = TimelineView()
         self.view.show_timeline(self.timeline)
         self.selected: int | None = None
-        self._export: tuple[QThread, FilmExport] | None = None
         self.view.shot_selected.connect(self._select)
         self.view.move_requested.connect(lambda i, to: self.edit("Move shot", lambda tl: tl.move(i, to)))
         self.view.trim_requested.connect(
@@ -76,29 +74,17 @@ class TimelinePanel(QWidget):
         )
         self.setAcceptDrops(True)
 
-        self.toolbar = QToolBar()
-        self._add_action("Add shot…", self.choose_shots, "Add rendered videos as shots")
-        self._add_action("Split", self.split_at_playhead, "Split the selected shot at the playhead")
-        self._add_action(
-            "Delete", lambda: self.delete_selected(ripple=True), "Delete the shot; later shots move up", "Del"
-        )
-        self._add_action("Lift", lambda: self.delete_selected(ripple=False), "Delete the shot, leaving a gap")
+        # Where Export film proposes its file; the window gives its output folder.
+        self.export_folder: Callable[[], str | Path] = Path.cwd
+        self.export = ExportControls()
+        self.export.exported.connect(self.film_exported)
+        self.export.said.connect(self._say)
         self.dissolve_frames = QSpinBox()
         self.dissolve_frames.setRange(2, 240)
         self.dissolve_frames.setValue(12)
         self.dissolve_frames.setSuffix(" f")
-        self._add_action("Dissolve", self.dissolve_selected, "Cross-dissolve from the selected shot into the next")
-        self.toolbar.addWidget(self.dissolve_frames)
-        self._add_action("Soundtrack…", self.choose_soundtrack, "Put music under the film")
-        self._add_action("Open graph", self.open_selected_graph, "Open the graph that rendered the selected shot")
-        self._add_action("Extend", self.extend_selected, "Open a graph that continues the shot from its last frame")
-        self._add_action(
-            "Bridge", self.bridge_selected, "Open a graph leading from the shot's last frame to the next one's first"
-        )
-        self.toolbar.addSeparator()
-        self._add_action("Play cut", self.play_cut, "Render a quick preview of the cut and play it in the viewer")
-        self._add_action("Export film…", self.choose_export, "Render the cut to one video file")
-        self._add_action("Export cut…", self.choose_interchange, "Save as .otio, EDL or FCP7 XML for other editors")
+        self.dissolve_frames.setToolTip("Dissolve length in frames")
+        self.toolbar = self._build_toolbar()
         if own_shortcuts:
             undo = self.undo_stack.createUndoAction(self, "Undo")
             undo.setShortcut(QKeySequence.StandardKey.Undo)
@@ -110,27 +96,51 @@ class TimelinePanel(QWidget):
 
         self.status = QLabel("Drop rendered videos here, or use Add shot.")
         self.status.setObjectName("dim")
-        self.progress = QProgressBar()
-        self.progress.hide()
-        self.cancel_button = QPushButton("Cancel export")
-        self.cancel_button.hide()
-        self.cancel_button.clicked.connect(self.cancel_export)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.toolbar)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.status)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.cancel_button)
+        layout.addWidget(self.export)
 
-    def _add_action(self, text: str, slot: Callable, tip: str, shortcut: str | None = None) -> QAction:
-        action = self.toolbar.addAction(text, slot)
-        action.setToolTip(tip)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            self.addAction(action)
-        return action
+    def _build_toolbar(self) -> TimelineToolbar:
+        bar = TimelineToolbar(self)
+        bar.add_action("Add shot…", self.choose_shots, "Add rendered videos as shots")
+        bar.add_action("Extend", self.extend_selected, "Open a graph that continues the shot from its last frame")
+        bar.add_action(
+            "Bridge", self.bridge_selected, "Open a graph leading from the shot's last frame to the next one's first"
+        )
+        bar.add_action("Open graph", self.open_selected_graph, "Open the graph that rendered the selected shot")
+        bar.add_separator()
+        bar.add_action("Split", self.split_at_playhead, "Split the selected shot at the playhead")
+        self.addAction(
+            bar.add_action(
+                "Delete", lambda: self.delete_selected(ripple=True), "Delete the shot; later shots move up", "Del"
+            )
+        )
+        bar.add_action("Lift", lambda: self.delete_selected(ripple=False), "Delete the shot, leaving a gap")
+        bar.add_action(
+            "Dissolve",
+            self.dissolve_selected,
+            "Cross-dissolve from the selected shot into the next",
+            extra=self.dissolve_frames,
+        )
+        bar.add_action("Soundtrack…", self.choose_soundtrack, "Put music under the film")
+        bar.pin_action(
+            "Play cut",
+            self.play_cut,
+            "render a quick preview of the cut and play it in the viewer",
+            "▶ Play",
+        )
+        bar.pin_menu(
+            "Export",
+            "Write the cut as a film, or hand it to another editor",
+            [
+                ("Export film…", self.choose_export, "Render the cut to one video file"),
+                ("Export cut…", self.choose_interchange, "Save as .otio, EDL or FCP7 XML for other editors"),
+            ],
+        )
+        return bar
 
     # ---- editing -------------------------------------------------------------------------
     def edit(self, text: str, change: Callable[[Timeline], Any]) -> bool:
@@ -299,15 +309,9 @@ class TimelinePanel(QWidget):
                 self._say(str(exc))
 
     def choose_export(self) -> None:
-        from studio.media.video_io import CODECS
-
-        dialog = ExportDialog(self.timeline, self)
+        dialog = ExportDialog(self.timeline, self.export_folder(), self)
         if dialog.exec() == QDialog.DialogCode.Accepted:
-            options = dialog.options()
-            suffix = CODECS[options["codec"]].suffix  # the container follows the codec
-            path, _ = QFileDialog.getSaveFileName(self, "Export film", f"film{suffix}", f"Video (*{suffix})")
-            if path:
-                self.export_film(str(Path(path).with_suffix(suffix)), **options)
+            self.export_film(dialog.path(), **dialog.options())
 
     def play_cut(self) -> None:
         """Render a small preview of the whole cut (with sound) for the viewer to play."""
@@ -317,60 +321,18 @@ class TimelinePanel(QWidget):
         if not shots:
             self._say("the timeline has no shots to play")
             return
-        settings = shots[0].metadata.get("settings", {})
-        width, height = int(settings.get("width", 640)), int(settings.get("height", 360))
-        scale = min(1.0, 640 / max(width, 1))
-        size = {"width": max(16, int(width * scale) // 2 * 2), "height": max(16, int(height * scale) // 2 * 2)}
+        size = preview_size(shots[0].metadata.get("settings", {}))
         self.export_film(data_dir() / "previews" / "cut-preview.mp4", crf=28, **size)
 
     def export_film(self, path: str | Path, **options: Any) -> None:
         """Render the cut in the background; ``film_exported`` fires when it is written."""
-        if self._export is not None:
-            self._say("an export is already running")
-            return
-        options.setdefault("width", 1280)
-        options.setdefault("height", 720)
-        thread, job = QThread(self), FilmExport(self.timeline.copy(), Path(path), options)
-        job.moveToThread(thread)
-        thread.started.connect(job.run)
-        job.progressed.connect(self._export_progress, Qt.ConnectionType.QueuedConnection)
-        job.finished.connect(self._export_done, Qt.ConnectionType.QueuedConnection)
-        job.failed.connect(self._export_failed, Qt.ConnectionType.QueuedConnection)
-        self._export = (thread, job)
-        self.progress.setValue(0)
-        self.progress.show()
-        self.cancel_button.show()
-        thread.start()
+        self.export.export(self.timeline, path, options)
 
     def cancel_export(self) -> None:
-        if self._export is not None:
-            self._export[1].cancelled = True
-
-    def _export_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, total)
-        self.progress.setValue(done)
-
-    def _export_done(self, video: Any) -> None:
-        self._end_export()
-        self._say(f"film written: {video.path} ({video.duration:.1f} s)")
-        self.film_exported.emit(video)
-
-    def _export_failed(self, reason: str) -> None:
-        self._end_export()
-        self._say(reason)
-
-    def _end_export(self) -> None:
-        if self._export is not None:
-            thread, _job = self._export
-            thread.quit()
-            thread.wait()
-            self._export = None
-        self.progress.hide()
-        self.cancel_button.hide()
+        self.export.cancel()
 
     def shutdown(self) -> None:
-        self.cancel_export()
-        self._end_export()
+        self.export.stop()
 
     # ---- project persistence -------------------------------------------------------------
     def to_document(self) -> dict[str, Any] | None:
