@@ -318,3 +318,66 @@ def test_wan22_experts_take_the_lora_as_diffusers_loads_it(registry, wan22_folde
     low = _wan_frames(registry, _lora(registry, model, path, 1.0, experts="low_noise"), steps=4)
     assert _close(low, _wan_reference(wan22_folder, [(path, 1.0, True)], steps=4)) <= TOLERANCE
     assert _close(low, both) > 1e-4
+
+
+def test_sampler_shift_is_the_schedulers_own(registry, wan_folder):
+    import torch
+    from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
+
+    pipe = WanPipeline.from_pretrained(wan_folder, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config(pipe.scheduler.config, shift=3.0)
+    expected = pipe(
+        PROMPT,
+        height=16,
+        width=16,
+        num_frames=5,
+        num_inference_steps=2,
+        guidance_scale=1.0,
+        generator=torch.Generator("cpu").manual_seed(42),
+        output_type="np",
+    ).frames[0]
+    model = load_model_handle(wan_folder)
+    ours = _wan_frames(registry, model, scheduler="FlowMatchEulerDiscrete", shift=3.0)
+    assert _close(ours, expected) <= TOLERANCE
+    from nodes.diffusion.schedulers import make_scheduler
+
+    assert make_scheduler("default", model, 0.0).config.shift == 7.0  # 0: the model's own
+    assert make_scheduler("default", model, 3.0).config.shift == 3.0
+    assert make_scheduler("UniPCMultistep", model, 5.0).config.flow_shift == 5.0  # flow-sigma solvers
+
+
+def test_shift_on_a_noise_prediction_model_is_refused(registry, sd_model):
+    with pytest.raises(NodeError, match="shift is for flow-matching models"):
+        run_node(
+            registry,
+            "Sampler",
+            model=sd_model,
+            positive=run_node(registry, "TextEncode", model=sd_model, text=PROMPT)["conditioning"],
+            latent=run_node(registry, "EmptyLatent", model=sd_model, width=32, height=32)["latent"],
+            shift=3.0,
+        )
+
+
+def test_the_example_4_step_lora_graph_runs(wan_folder, tmp_path):
+    from pathlib import Path
+
+    from diffusers import WanPipeline
+
+    from studio.cli import main
+
+    transformer = WanPipeline.from_pretrained(wan_folder, local_files_only=True).transformer
+    lora = tl.save(tl.comfy_wan_keys(tl.lora_layers(transformer, WAN_LAYERS, seed=6)), tmp_path / "distill.safetensors")
+    graph = Path(__file__).resolve().parents[1] / "resources/graphs/wan-4step-lora.graph.json"
+    assert main(["validate", str(graph)]) == 0
+    values = {
+        "model.path": wan_folder,
+        "model.offload": "none",
+        "lora.path": lora,
+        "latent.width": 16,
+        "latent.height": 16,
+        "latent.frames": 5,
+    }
+    sets = [part for name, value in values.items() for part in ("--set", f"{name}={value}")]
+    assert main(["run", str(graph), "-o", str(tmp_path / "out"), "--device", "cpu", *sets]) == 0
+    assert len(list((tmp_path / "out").glob("wan-4step*.mp4"))) == 1
