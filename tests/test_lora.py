@@ -381,3 +381,35 @@ def test_the_example_4_step_lora_graph_runs(wan_folder, tmp_path):
     sets = [part for name, value in values.items() for part in ("--set", f"{name}={value}")]
     assert main(["run", str(graph), "-o", str(tmp_path / "out"), "--device", "cpu", *sets]) == 0
     assert len(list((tmp_path / "out").glob("wan-4step*.mp4"))) == 1
+
+
+# ---- LTX-Video ----------------------------------------------------------------------------------
+def test_an_ltx_comfyui_lora_matches_diffusers(registry, tmp_path_factory):
+    import torch
+    from diffusers import LTXPipeline
+    from diffusion_graphs import decode_latent
+    from tiny_ltx import build_ltx
+
+    folder = build_ltx(tmp_path_factory.mktemp("models") / "tiny-ltx")
+    pipe = LTXPipeline.from_pretrained(folder, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    path = tl.save(
+        tl.comfy_keys(tl.lora_layers(pipe.transformer, tl.ATTENTION, seed=7)), folder.parent / "ltx.safetensors"
+    )
+    pipe.load_lora_weights(str(path), adapter_name="ltx")
+    pipe.set_adapters(["ltx"], [1.2])
+    expected = pipe(
+        PROMPT,
+        height=32,
+        width=32,
+        num_frames=9,
+        num_inference_steps=2,
+        guidance_scale=1.0,
+        generator=torch.Generator("cpu").manual_seed(42),
+        output_type="np",
+    ).frames[0]
+    model = _lora(registry, load_model_handle(folder), path, 1.2)
+    positive = run_node(registry, "TextEncode", model=model, text=PROMPT)["conditioning"]
+    latent = run_node(registry, "EmptyLatent", model=model, width=32, height=32, frames=9)["latent"]
+    sampled = run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, cfg=1.0, seed=42)
+    assert _close(decode_latent(model, sampled["latent"]), expected) <= TOLERANCE
