@@ -178,7 +178,7 @@ def test_bad_files_are_named_with_what_is_wrong(registry, sd_model, sd_folder, t
         {"diffusion_model.blocks.0.self_attn.q.lora_A.weight": torch.zeros(2, 24)}, tmp_path / "w.safetensors"
     )
     with pytest.raises(
-        NodeError, match=r"w.safetensors: (none of its 1 tensors match|not a LoRA this Stable Diffusion)"
+        NodeError, match=r"w.safetensors is a LoRA for Wan 2.1/2.2 \(Wan LoRA width 24\), but model is Stable Diffusion"
     ):
         _lora(registry, sd_model, wan)
     nothing = tl.save({"unet.nowhere.to_q.lora_A.weight": torch.zeros(2, 8)}, tmp_path / "n.safetensors")

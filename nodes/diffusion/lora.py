@@ -64,8 +64,28 @@ _EXPERT_PARTS = {
 )
 def load_lora(ctx, *, model: ModelHandle, path: str, strength: float, experts: str = "both") -> dict:
     resolved = resolve_path(path, ctx.settings.model_folders, ctx.bundled)
+    check_family(model, resolved, ctx.families)
     name = load_adapter(model, resolved, experts)
     return {"model": with_lora(model, name, resolved, strength)}
+
+
+# Families whose models take another family's LoRAs (AnimateDiff runs an SD 1.x UNet).
+_TAKES = {"animatediff": "sd15"}
+
+
+def check_family(model: ModelHandle, path: Path, families: Any) -> None:
+    """Refuse a LoRA whose layer names and widths say it was made for another family."""
+    try:
+        header = safetensors_header(path) if path.is_file() and path.suffix == ".safetensors" else {}
+        found = families.recognise_lora({name: info.shape for name, info in header.items()}) if header else None
+    except (OSError, WeightsFileError):
+        return  # read_lora names the damage
+    if found is None or found[0].name in (model.family, _TAKES.get(model.family)):
+        return
+    raise NodeError(
+        f"{path.name} is a LoRA for {found[0].label} ({found[1]}), but model is {model.adapter.label}; "
+        "use a LoRA made for this model"
+    )
 
 
 def with_lora(model: ModelHandle, name: str, path: Path, strength: float) -> ModelHandle:
