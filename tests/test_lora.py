@@ -147,6 +147,15 @@ def test_changing_strength_reruns_without_reloading_the_model(sd_folder, sd_lora
     assert np.abs(_frames(second)[0].astype(int) - expected).max() <= 1
     graph.set_param("lora", "strength", 1.0)
     assert engine.run(graph).nodes["sampler"].status == "cached"
+    # LoadModel's entry counts the pipeline (measured before the LoRA was loaded), each LoRA view
+    # (strengths 1.0 and 0.4) only the adapter's weights: the pipeline is never counted twice.
+    models = [v for outputs, _, _ in engine.cache._entries.values() for v in outputs.values() if hasattr(v, "loras")]
+    assert len(models) == 3 and len({id(m.pipeline) for m in models}) == 1
+    parts = [c for c in models[0].pipeline.components.values() if hasattr(c, "named_parameters")]
+    weights = [(n, p.numel() * p.element_size()) for c in parts for n, p in c.named_parameters()]
+    adapter = sum(size for name, size in weights if "lora_" in name)
+    assert adapter > 0
+    assert engine.cache.pool_nbytes("models") == sum(size for _, size in weights) - adapter + 2 * adapter
 
 
 def test_graphs_sharing_a_base_model_keep_their_own_loras(sd_folder, sd_loras):

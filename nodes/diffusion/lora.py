@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from nodes.diffusion.loading import resolve_path
+from nodes.diffusion.loading import offline, resolve_path
 from nodes.diffusion.values import ModelHandle
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
@@ -140,7 +140,7 @@ def load_adapter(model: ModelHandle, path: Path, experts: str) -> str:
         return name
     state = read_lora(path)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), offline():  # offline() also hides the loaders' progress bars
             # PEFT warns that a model gains a second adapter: holding several is the point here.
             warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
             for part in missing:
