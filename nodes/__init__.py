@@ -12,6 +12,7 @@ from studio.graph.spec import NodeSpec
 def builtin_node_types() -> list[NodeSpec]:
     """Every built-in node type. A new node type adds one line here."""
     from nodes import frames, generate, interpolate, media, primitives, upscale, video
+    from nodes.diffusion import lora
     from nodes.diffusion import nodes as diffusion
 
     return [
@@ -27,6 +28,7 @@ def builtin_node_types() -> list[NodeSpec]:
         media.load_audio,
         media.mux_audio_node,
         diffusion.load_model_node,
+        lora.load_lora,
         diffusion.text_encode,
         diffusion.empty_latent,
         diffusion.sampler,

@@ -20,7 +20,7 @@ from pathlib import Path
 from studio.model_folders import OTHER_COMFYUI_FOLDERS as _OTHER_FOLDERS
 from studio.model_folders import Skipped, hub_repo, scan_roots
 from studio.nodeapi.families import FamilyRegistry
-from studio.nodeapi.kinds import DIFFUSERS, KIND_FOLDERS, KIND_LABELS, UNKNOWN, kind_of_tensors, precision_of
+from studio.nodeapi.kinds import DIFFUSERS, KIND_FOLDERS, KIND_LABELS, LORA, UNKNOWN, kind_of_tensors, precision_of
 from studio.nodeapi.weights import WeightsFileError, weights_tensors
 
 __all__ = ["ModelEntry", "ModelScan", "Skipped", "bundled_models", "find_models", "scan_models"]
@@ -107,9 +107,14 @@ def _file_entry(path: Path, families: FamilyRegistry, kind: str | None) -> Model
     if path.suffix.lower() in PICKLE_SUFFIXES:
         return ModelEntry(path.name, path, "unknown", kind or UNKNOWN, info.st_size, needs_pickle=True)
     tensors = weights_tensors(path)
-    found = families.recognise({name: t.shape for name, t in tensors.items()})
+    shapes = {name: t.shape for name, t in tensors.items()}
+    if kind == LORA or (kind is None and kind_of_tensors(tensors) == LORA):
+        # A LoRA's family: the one its layer names and widths were made for.
+        found, kind = families.recognise_lora(shapes), LORA
+    else:
+        found = families.recognise(shapes)
+        kind = kind or kind_of_tensors(tensors, denoiser=found is not None)
     family, variant = (found[0].name, found[1]) if found else ("unknown", "")
-    kind = kind or kind_of_tensors(tensors, denoiser=found is not None)
     precision = precision_of(tensors, gguf=path.suffix.lower() == ".gguf")
     return ModelEntry(path.name, path, family, kind, info.st_size, variant, precision)
 

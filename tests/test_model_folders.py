@@ -101,7 +101,11 @@ WAN_LORA = {
     "diffusion_model.blocks.0.self_attn.q.lora_A.weight": ((32, 1536), BF16),
     "diffusion_model.blocks.0.self_attn.q.lora_B.weight": ((1536, 32), BF16),
 }
-SD_LORA = {"lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": ((4, 320, 1, 1), F16)}
+SD_LORA = {
+    "lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight": ((4, 320, 1, 1), F16),
+    # the cross-attention's width (768) says SD 1.x
+    "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight": ((4, 768), F16),
+}
 ESRGAN = {"conv_first.weight": ((64, 3, 3, 3), F32), "body.0.rdb1.conv1.weight": ((32, 64, 3, 3), F32)}
 
 
@@ -206,7 +210,7 @@ def test_a_comfyui_install_is_read_as_it_is(comfyui, families):
             "Wan 2.2 TI2V 5B",
             "fp16",
         ),
-        models + "loras/wan/style_lora.safetensors": ("lora", "unknown", "", "bf16"),
+        models + "loras/wan/style_lora.safetensors": ("lora", "wan", "Wan LoRA 1.3B", "bf16"),
         models + "text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors": ("text_encoder", "unknown", "", "fp8 scaled"),
         models + "unet/sd15_unet.safetensors": ("diffusion_model", "sd15", "SD 1.x", "fp32"),
         models + "upscale_models/4x-UltraSharp.pth": ("upscaler", "unknown", "", ""),
@@ -214,8 +218,8 @@ def test_a_comfyui_install_is_read_as_it_is(comfyui, families):
         models + "vae/wan_2.1_vae.safetensors": ("vae", "unknown", "", "bf16"),
         # named by extra_model_paths.yaml: the kind its key says
         "shared/models/Stable-diffusion/dreamshaper_8.safetensors": ("checkpoint", "sd15", "SD 1.x", "fp32"),
-        "shared/models/Lora/detail.safetensors": ("lora", "unknown", "", "fp16"),
-        "shared/models/LyCORIS/other.safetensors": ("lora", "unknown", "", "fp16"),
+        "shared/models/Lora/detail.safetensors": ("lora", "sd15", "SD 1.x LoRA", "fp16"),
+        "shared/models/LyCORIS/other.safetensors": ("lora", "sd15", "SD 1.x LoRA", "fp16"),
     }
     pickles = {m.path.name for m in scan.models if m.needs_pickle}
     assert pickles == {"v1-5-pruned.ckpt", "4x-UltraSharp.pth"}

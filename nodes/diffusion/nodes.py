@@ -15,6 +15,7 @@ from nodes.diffusion.context_windows import check_window
 from nodes.diffusion.families import BUILTIN_FAMILY_NAMES, SampleJob
 from nodes.diffusion.images import FIT_CHOICES, fit_image, latent_pixel_size
 from nodes.diffusion.loading import DTYPES, OFFLOAD, detect_family, load_model, refuse_pickle, resolve_path
+from nodes.diffusion.lora import loras_active
 from nodes.diffusion.previews import latent_preview
 from nodes.diffusion.schedulers import SCHEDULER_CHOICES, make_scheduler
 from nodes.diffusion.values import LATENT_ON_DISK, Conditioning, Latent, ModelHandle, ModelParts
@@ -151,7 +152,7 @@ def text_encode(ctx, *, model: ModelHandle, text: str) -> dict:
 
 
 def _encode(model: ModelHandle, text: str) -> Conditioning:
-    with torch_work("encoding the prompt"):
+    with torch_work("encoding the prompt"), loras_active(model):
         tensors = model.adapter.encode_text(model, text)
     return Conditioning(model.family, text, {k: v.detach().cpu() for k, v in tensors.items()})
 
@@ -192,6 +193,15 @@ def empty_latent(ctx, *, model: ModelHandle, width: int, height: int, frames: in
         ParamSpec("cfg", t.FLOAT, 7.0, min=0.0, max=50.0, doc="classifier-free guidance scale; ≤ 1 turns it off"),
         ParamSpec("seed", t.SEED, 0),
         ParamSpec("scheduler", t.CHOICE, "default", choices=SCHEDULER_CHOICES, doc="default: the model's own"),
+        ParamSpec(
+            "shift",
+            t.FLOAT,
+            0.0,
+            min=0.0,
+            max=100.0,
+            doc="flow-matching models (Wan, LTX): the timestep shift (higher: more steps at high noise; "
+            "few-step LoRAs name theirs); 0: the model's own",
+        ),
         ParamSpec(
             "denoise", t.FLOAT, 1.0, min=0.0, max=1.0, doc="below 1 keeps part of the input latent (image-to-image)"
         ),
@@ -241,6 +251,7 @@ def sampler(
     fit: str = "crop",
     context_frames: int = 0,
     context_overlap: int = 8,
+    shift: float = 0.0,
 ) -> dict:
     _same_family(model, positive, "positive")
     check_window(context_frames, context_overlap)
@@ -274,7 +285,7 @@ def sampler(
         latent=latent,
         steps=steps,
         cfg=cfg,
-        scheduler=make_scheduler(scheduler, model),
+        scheduler=make_scheduler(scheduler, model, shift),
         generator=ctx.generator(seed),
         denoise=denoise,
         on_step=on_step,
@@ -287,7 +298,7 @@ def sampler(
         },
     )
     ctx.check_cancelled()
-    with torch_work("sampling"):
+    with torch_work("sampling"), loras_active(model):
         samples = model.adapter.sample(model, job)
     return {"latent": Latent(samples.detach().cpu(), fmt, fps=latent.fps)}
 

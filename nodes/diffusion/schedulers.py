@@ -28,12 +28,35 @@ FLOW_SCHEDULERS = ("FlowMatchEulerDiscrete", "UniPCMultistep", "DPMSolverMultist
 SCHEDULER_CHOICES = ("default", *dict.fromkeys(NOISE_SCHEDULERS + FLOW_SCHEDULERS))
 
 
-def make_scheduler(name: str, model: Any) -> Any:
+def make_scheduler(name: str, model: Any, shift: float = 0.0) -> Any:
     """A fresh scheduler for one sampling run, configured from the model's own scheduler.
 
     The model's scheduler object is never stepped itself: schedulers keep state between
-    steps, and the loaded model is shared (and cached) across runs.
+    steps, and the loaded model is shared (and cached) across runs. ``shift`` (flow-matching
+    models only; 0: as configured) replaces the timestep shift, as diffusers' Wan examples set
+    ``flow_shift`` in the scheduler's config.
     """
+    if shift and not model.adapter.flow_matching:
+        raise NodeError(
+            f"shift is for flow-matching models (Wan, LTX-Video, …); {model.family} is a noise-prediction model, "
+            "set shift to 0"
+        )
+    scheduler = _scheduler(name, model)
+    return _with_shift(scheduler, name, shift) if shift else scheduler
+
+
+def _with_shift(scheduler: Any, name: str, shift: float) -> Any:
+    config = dict(scheduler.config)
+    if "flow_shift" in config:  # UniPC/DPM-Solver in their flow-sigma mode
+        config.update(flow_shift=float(shift), use_flow_sigmas=True)
+    elif "shift" in config:  # FlowMatchEulerDiscrete: a fixed shift instead of a resolution-dependent one
+        config.update(shift=float(shift), use_dynamic_shifting=False)
+    else:
+        raise NodeError(f"shift: scheduler {name} has no timestep shift; set shift to 0 or choose another scheduler")
+    return type(scheduler).from_config(config)
+
+
+def _scheduler(name: str, model: Any) -> Any:
     import diffusers
 
     base = model.pipeline.scheduler

@@ -64,19 +64,27 @@ class ModelHandle:
     offload: str
     latent_format: LatentFormat
     memo: dict[str, Any] = field(default_factory=dict)  # small per-model results, e.g. the empty prompt
+    # The LoRAs applied, in order: (adapter name in the pipeline, file, strength). A handle with a
+    # chain is a view of LoadModel's handle: same pipeline, the adapters switched on at use
+    # (nodes/diffusion/lora.py).
+    loras: tuple[tuple[str, str, float], ...] = ()
 
     def cache_nbytes(self) -> int:
         return sum(self.cache_placement().values()) or 1024
 
     def cache_placement(self) -> dict[str, int]:
         """Bytes of weights by where they sit: ``vram`` on a GPU, ``ram`` otherwise (offloaded parts
-        count where they are now)."""
+        count where they are now). A LoRA view counts only the weights of the adapter it added: the
+        pipeline's are counted once, by the handle LoadModel made, and earlier links by their views."""
+        names = (f".{self.loras[-1][0]}.",) if self.loras else ()
         placed: dict[str, int] = {}
         for component in getattr(self.pipeline, "components", {}).values():
-            parameters = getattr(component, "parameters", None)
-            if not callable(parameters):
+            named = getattr(component, "named_parameters", None)
+            if not callable(named):
                 continue
-            for tensor in parameters():
+            for name, tensor in named():
+                if names and not any(part in name for part in names):
+                    continue
                 kind = getattr(getattr(tensor, "device", None), "type", "cpu")
                 if kind == "meta":
                     continue

@@ -38,6 +38,7 @@ class FamilySpec:
     pipelines: tuple[str, ...]  # diffusers pipeline classes; the first is the one models load with
     components: tuple[str, ...] = ()  # diffusers component classes (denoiser first)
     recognise: Recogniser | None = None  # single weights files; None: diffusers folders only
+    recognise_lora: Recogniser | None = None  # LoRA files made for this family (their layer names and widths)
     preview_factors: RGBFactors = ()  # latent channel → RGB, applied to the diffusion-space latent
     preview_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
     adapter: Callable[[FamilySpec], Any] | None = None  # builds, from this spec, what drives the pipeline
@@ -137,6 +138,14 @@ class FamilyRegistry:
         if suffix != ".safetensors":
             return None
         return self.recognise(tensor_shapes(path))
+
+    def recognise_lora(self, tensors: Mapping[str, Shape]) -> tuple[FamilySpec, str] | None:
+        """The first family (by ``order``) that a LoRA file's tensors were made for, with the variant."""
+        for spec in self:
+            variant = spec.recognise_lora(tensors) if spec.recognise_lora is not None else None
+            if variant:
+                return spec, variant
+        return None
 
     def recognise(self, tensors: Mapping[str, Shape]) -> tuple[FamilySpec, str] | None:
         """The first family (by ``order``) that recognises a single file's tensors, with the variant."""

@@ -20,6 +20,7 @@ from nodes.diffusion.families.base import (
     using_scheduler,
     vae_tiling,
 )
+from nodes.diffusion.families.lora_names import recognise_sd_lora
 from nodes.diffusion.values import Latent, LatentFormat, ModelHandle, ModelParts
 from studio.nodeapi import FamilySpec, NodeError
 
@@ -228,6 +229,7 @@ SD15 = FamilySpec(
     pipelines=("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline"),
     components=("UNet2DConditionModel", "AutoencoderKL", "CLIPTextModel"),
     recognise=recognise_sd,
+    recognise_lora=recognise_sd_lora,
     preview_factors=SD_PREVIEW_FACTORS,
     adapter=StableDiffusion,
     order=30,

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from nodes.diffusion.families.base import SampleJob, repeat_batch
+from nodes.diffusion.families.lora_names import recognise_sdxl_lora
 from nodes.diffusion.families.sd import StableDiffusion
 from nodes.diffusion.values import Conditioning, Latent, ModelHandle
 from studio.nodeapi import FamilySpec
@@ -122,6 +123,7 @@ SDXL = FamilySpec(
     pipelines=("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline"),
     components=("UNet2DConditionModel", "AutoencoderKL", "CLIPTextModel", "CLIPTextModelWithProjection"),
     recognise=recognise_sdxl,
+    recognise_lora=recognise_sdxl_lora,
     # ComfyUI's SDXL latent→RGB factors (comfy/latent_formats.py, GPL-3.0)
     preview_factors=(
         (0.3651, 0.4232, 0.4341),

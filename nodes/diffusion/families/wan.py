@@ -17,6 +17,7 @@ from nodes.diffusion.families.base import (
     using_scheduler,
     video_to_video_timesteps,
 )
+from nodes.diffusion.families.lora_names import recognise_wan_lora
 from nodes.diffusion.values import Latent, LatentFormat, ModelHandle, ModelParts
 from studio.nodeapi import FamilySpec
 
@@ -216,6 +217,7 @@ WAN = FamilySpec(
     pipelines=("WanPipeline", "WanVideoToVideoPipeline", "WanImageToVideoPipeline"),
     components=("WanTransformer3DModel", "AutoencoderKLWan", "UMT5EncoderModel"),
     recognise=recognise_wan,
+    recognise_lora=recognise_wan_lora,
     # ComfyUI's Wan21 latent→RGB factors (comfy/latent_formats.py, GPL-3.0), on the normalised latent.
     preview_factors=(
         (-0.1299, -0.1692, 0.2932),
