@@ -14,7 +14,7 @@ from typing import Any
 from nodes.diffusion.context_windows import check_window
 from nodes.diffusion.families import BUILTIN_FAMILY_NAMES, SampleJob
 from nodes.diffusion.images import FIT_CHOICES, fit_image, latent_pixel_size
-from nodes.diffusion.loading import DTYPES, OFFLOAD, detect_family, load_model, refuse_pickle, resolve_path
+from nodes.diffusion.loading import DTYPES, OFFLOAD, OFFLOAD_DOC, detect_family, load_model, refuse_pickle, resolve_path
 from nodes.diffusion.lora import loras_active
 from nodes.diffusion.previews import latent_preview
 from nodes.diffusion.schedulers import SCHEDULER_CHOICES, make_scheduler
@@ -66,9 +66,7 @@ def _same_family(model: ModelHandle, value: Any, port: str) -> None:
         ),
         ParamSpec("family", t.CHOICE, "auto", choices=FAMILY_CHOICES, doc="model family; auto tells it from the files"),
         ParamSpec("dtype", t.CHOICE, "auto", choices=DTYPES, doc="auto: half precision on GPUs, float32 on the CPU"),
-        ParamSpec(
-            "offload", t.CHOICE, "none", choices=OFFLOAD, doc="keep parts of the model in CPU memory when VRAM is short"
-        ),
+        ParamSpec("offload", t.CHOICE, "none", choices=OFFLOAD, doc=OFFLOAD_DOC),
         ParamSpec(
             "config",
             t.PATH,
