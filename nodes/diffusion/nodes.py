@@ -17,6 +17,7 @@ from nodes.diffusion.images import FIT_CHOICES, fit_image, latent_pixel_size
 from nodes.diffusion.loading import DTYPES, OFFLOAD, detect_family, load_model, refuse_pickle, resolve_path
 from nodes.diffusion.previews import latent_preview
 from nodes.diffusion.schedulers import SCHEDULER_CHOICES, make_scheduler
+from nodes.diffusion.speedups import SPEEDUP_DOC, SPEEDUPS, THRESHOLD_DOC, step_caching
 from nodes.diffusion.values import LATENT_ON_DISK, Conditioning, Latent, ModelHandle, ModelParts
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
@@ -220,6 +221,8 @@ def empty_latent(ctx, *, model: ModelHandle, width: int, height: int, frames: in
             max=500,
             doc="frames shared by neighbouring context windows, cross-faded (only with context_frames)",
         ),
+        ParamSpec("speedup", t.CHOICE, "none", choices=SPEEDUPS, doc=SPEEDUP_DOC),
+        ParamSpec("speedup_threshold", t.FLOAT, 0.0, min=0.0, max=100.0, doc=THRESHOLD_DOC),
     ],
     outputs=[OutputSpec("latent", t.LATENT)],
     persist=LATENT_ON_DISK,
@@ -241,6 +244,8 @@ def sampler(
     fit: str = "crop",
     context_frames: int = 0,
     context_overlap: int = 8,
+    speedup: str = "none",
+    speedup_threshold: float = 0.0,
 ) -> dict:
     _same_family(model, positive, "positive")
     check_window(context_frames, context_overlap)
@@ -287,7 +292,7 @@ def sampler(
         },
     )
     ctx.check_cancelled()
-    with torch_work("sampling"):
+    with torch_work("sampling"), step_caching(model, job, speedup, speedup_threshold, ctx.logger.info) as job:
         samples = model.adapter.sample(model, job)
     return {"latent": Latent(samples.detach().cpu(), fmt, fps=latent.fps)}
 
