@@ -18,6 +18,7 @@ from nodes.diffusion.loading import DTYPES, OFFLOAD, OFFLOAD_DOC, detect_family,
 from nodes.diffusion.lora import loras_active
 from nodes.diffusion.previews import latent_preview
 from nodes.diffusion.schedulers import SCHEDULER_CHOICES, make_scheduler
+from nodes.diffusion.speedups import SPEEDUP_DOC, SPEEDUPS, THRESHOLD_DOC, step_caching
 from nodes.diffusion.values import LATENT_ON_DISK, Conditioning, Latent, ModelHandle, ModelParts
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
@@ -228,6 +229,8 @@ def empty_latent(ctx, *, model: ModelHandle, width: int, height: int, frames: in
             max=500,
             doc="frames shared by neighbouring context windows, cross-faded (only with context_frames)",
         ),
+        ParamSpec("speedup", t.CHOICE, "none", choices=SPEEDUPS, doc=SPEEDUP_DOC),
+        ParamSpec("speedup_threshold", t.FLOAT, 0.0, min=0.0, max=100.0, doc=THRESHOLD_DOC),
     ],
     outputs=[OutputSpec("latent", t.LATENT)],
     persist=LATENT_ON_DISK,
@@ -250,6 +253,8 @@ def sampler(
     context_frames: int = 0,
     context_overlap: int = 8,
     shift: float = 0.0,
+    speedup: str = "none",
+    speedup_threshold: float = 0.0,
 ) -> dict:
     _same_family(model, positive, "positive")
     check_window(context_frames, context_overlap)
@@ -296,7 +301,11 @@ def sampler(
         },
     )
     ctx.check_cancelled()
-    with torch_work("sampling"), loras_active(model):
+    with (
+        torch_work("sampling"),
+        loras_active(model),
+        step_caching(model, job, speedup, speedup_threshold, ctx.logger.info) as job,
+    ):
         samples = model.adapter.sample(model, job)
     return {"latent": Latent(samples.detach().cpu(), fmt, fps=latent.fps)}
 
