@@ -141,3 +141,21 @@ def test_ctrl_c_cancels_the_running_job_skips_the_rest_and_leaves_no_file(tmp_pa
     summary = events[-1]
     assert summary["event"] == "batch_done" and summary["counts"]["cancelled"] == 3
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_free_worker_takes_a_job_whose_model_it_holds(registry):
+    from types import SimpleNamespace
+
+    from studio.farm.driver import _BatchRun
+    from studio.farm.results import model_signature
+
+    graph = load_graph(ROOT / "resources/graphs/starter.graph.json")
+    vary = ["model.path=a.safetensors,b.safetensors,c.safetensors", "sampler.seed=1,2"]
+    found = build_jobs(graph, registry, parse_variations(graph, registry, vary))
+    holds = [{model_signature(found[0].graph, registry)}, {model_signature(found[2].graph, registry)}, set()]
+    farm = SimpleNamespace(workers=[None, None, None], loaded=holds)
+    batch = _BatchRun(farm, found, registry, Path("."), None, None, shared=False)
+    assert batch._choose(1).values["model.path"] == "b.safetensors"  # the model worker 1 holds
+    assert batch._choose(2).values["model.path"] == "c.safetensors"  # one no worker holds
+    assert batch._choose(0).values["model.path"] == "a.safetensors"
+    assert [job.index for job in batch.pending] == [2, 4, 6]
