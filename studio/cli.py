@@ -1,4 +1,4 @@
-"""The ``studio`` command: the GUI by default, and ``run``, ``validate``, ``nodes``, ``models``.
+"""The ``studio`` command: the GUI by default, and ``run``, ``batch``, ``validate``, ``nodes``, ``models``.
 
 Exit codes: 0 success, 1 a run that failed or was cancelled, 2 an invalid graph or arguments.
 Only the standard library is imported up front so ``studio --help`` answers at once.
@@ -20,8 +20,8 @@ from studio.run_console import JsonPrinter, ProgressPrinter, RunInterrupts, RunW
 from studio.textsafe import safe
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-COMMANDS = ("run", "validate", "nodes", "models")
-USAGE = "%(prog)s [-h] [--version] [GRAPH]\n       %(prog)s {run,validate,nodes,models} ..."
+COMMANDS = ("run", "batch", "validate", "nodes", "models")
+USAGE = "%(prog)s [-h] [--version] [GRAPH]\n       %(prog)s {run,batch,validate,nodes,models} ..."
 DESCRIPTION = (
     "Node-graph studio for AI video generation. Without a command it opens the window, with GRAPH "
     "(a .graph.json file, or a video the studio rendered) if given. The commands work without a window."
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"studio {_version()}")
     # prog: without it the commands' usage lines would repeat the custom usage above.
-    sub = parser.add_subparsers(dest="command", metavar="{run,validate,nodes,models}", prog="studio")
+    sub = parser.add_subparsers(dest="command", metavar="{run,batch,validate,nodes,models}", prog="studio")
 
     run = sub.add_parser("run", help="render a graph headless")
     run.add_argument("graph", help="a .graph.json file, or a video/image rendered by the studio")
@@ -64,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None)
     run.add_argument("--json", action="store_true", help="print one JSON event per line")
     run.add_argument("--models", action="append", default=[], metavar="DIR", help=MODELS_HELP)
+
+    from studio.batch import add_parser as add_batch_parser
+
+    add_batch_parser(sub, MODELS_HELP)
 
     validate = sub.add_parser("validate", help="check a graph without running it")
     validate.add_argument("graph")
@@ -87,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     prefix = f"studio {args.command}: "
     log_to_stderr()
     try:
+        if args.command == "batch":
+            from studio.batch import cmd_batch
+
+            return cmd_batch(args)
         return {"run": cmd_run, "validate": cmd_validate, "nodes": cmd_nodes, "models": cmd_models}[args.command](args)
     except UsageError as exc:
         for line in exc.lines:
@@ -397,4 +405,6 @@ def _human_size(size: int) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from studio.cli import main as package_main  # one instance of this module, so commands' UsageError is this one
+
+    sys.exit(package_main())

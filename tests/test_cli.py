@@ -267,7 +267,7 @@ def test_help_shows_the_window_form(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    assert out.startswith("usage: studio [-h] [--version] [GRAPH]\n       studio {run,validate,nodes,models} ...")
+    assert out.startswith("usage: studio [-h] [--version] [GRAPH]\n       studio {run,batch,validate,nodes,models} ...")
     assert "Without a command it opens the window, with GRAPH" in " ".join(out.split())
     with pytest.raises(SystemExit):
         main(["run", "--help"])

@@ -1,0 +1,220 @@
+"""``studio batch --cluster``: the same graphs on a Ray cluster of two CPU workers on loopback.
+
+One cluster serves the module (starting Ray takes seconds); every test is bounded by a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from studio.batch import BatchPrinter  # noqa: E402
+from studio.cli import main  # noqa: E402
+from studio.composition import default_registry  # noqa: E402
+from studio.engine import CancelToken  # noqa: E402
+from studio.farm import Farm  # noqa: E402
+from studio.graph import load_graph  # noqa: E402
+from studio.media.video_io import read_embedded_graph_text, read_video  # noqa: E402
+from studio.variations import build_jobs, parse_variations  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PATTERN = ROOT / "resources/graphs/test-pattern.graph.json"
+STARTER = ROOT / "resources/graphs/starter.graph.json"
+
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A two-CPU Ray cluster on loopback; its workers inherit this process's STUDIO_HOME and PYTHONPATH."""
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+class Recorder(BatchPrinter):
+    """A batch printer that keeps the events, and may act on one as it arrives."""
+
+    def __init__(self, total: int, on_event=None) -> None:
+        super().__init__(as_json=True, total=total)
+        self.events: list[dict] = []
+        self.on_event = on_event
+
+    def line(self, data: dict, text: str) -> None:
+        self._keep(data)
+
+    def for_job(self, job: int):
+        recorder = self
+
+        class Printer:
+            def __call__(self, event) -> None:
+                recorder._keep({**event.to_json(), "job": job})
+
+            def finish(self, report) -> None:
+                pass
+
+        return Printer()
+
+    def _keep(self, data: dict) -> None:
+        self.events.append(data)
+        if self.on_event is not None:
+            self.on_event(data)
+
+
+def jobs_for(graph_path: Path, *vary: str) -> list:
+    registry = default_registry()
+    graph = load_graph(graph_path)
+    return build_jobs(graph, registry, parse_variations(graph, registry, list(vary)))
+
+
+def batch_json(capsys, *args: str) -> tuple[int, list[dict]]:
+    code = main(["batch", *args, "--json"])
+    lines = capsys.readouterr().out.splitlines()
+    return code, [json.loads(line) for line in lines]
+
+
+def videos(folder: Path) -> list[Path]:
+    return sorted(folder.iterdir())
+
+
+def same_video(a: Path, b: Path) -> None:
+    """The same job's video: the same graph embedded, the same frames (x264 may pick other
+    encoding decisions under load, so pixels are compared, not bytes)."""
+    assert read_embedded_graph_text(a) == read_embedded_graph_text(b)
+    frames_a, _ = read_video(a)
+    frames_b, _ = read_video(b)
+    assert frames_a.array.shape == frames_b.array.shape
+    difference = abs(frames_a.array.astype(int) - frames_b.array.astype(int)).mean()
+    assert difference < 1.0
+
+
+def test_a_cluster_batch_renders_the_files_a_local_batch_does(cluster, tmp_path, capsys):
+    local, farm = tmp_path / "local", tmp_path / "farm"
+    assert main(["batch", str(PATTERN), "--vary", "pattern.seed=1..4", "-o", str(local)]) == 0
+    capsys.readouterr()
+    code, events = batch_json(
+        capsys, str(PATTERN), "--vary", "pattern.seed=1..4", "-o", str(farm), "--cluster", "local"
+    )
+    assert code == 0
+    summary = events[-1]
+    assert summary["event"] == "batch_done" and summary["ok"] and summary["counts"]["ok"] == 4
+    workers = {e["worker"] for e in events if e["event"] == "job_started"}
+    assert len(workers) == 2  # both CPU slots worked
+    assert all("job" in e for e in events[:-1])
+    assert [p.name for p in videos(farm)] == [f"starter_0000{i}.mp4" for i in range(1, 5)]  # no partial file
+    by_seed = {}
+    for job in summary["jobs"]:
+        (path,) = job["files"]
+        assert Path(path).parent == farm
+        by_seed[job["vary"]["pattern.seed"]] = Path(path)
+    for seed, local_file in zip(range(1, 5), videos(local), strict=True):
+        same_video(by_seed[seed], local_file)
+
+
+def test_a_worker_killed_mid_job_has_its_job_retried(cluster, tmp_path):
+    jobs = jobs_for(PATTERN, "pattern.frames=600", "pattern.seed=1,2")
+    farm = Farm(max_workers=2)
+    pids = dict(zip(farm.names, farm.worker_pids(), strict=True))
+    killed = []
+
+    def kill_once(event: dict) -> None:
+        if not killed and event["event"] == "progress" and event["job"] == 1:
+            worker = next(e["worker"] for e in recorder.events if e["event"] == "job_started" and e["job"] == 1)
+            os.kill(pids[worker], 9)
+            killed.append(worker)
+
+    recorder = Recorder(len(jobs), kill_once)
+    try:
+        summary = farm.run(jobs, default_registry(), tmp_path, recorder, CancelToken())
+    finally:
+        farm.close()
+    assert killed
+    assert summary.ok, summary.to_json()
+    first = summary.results[0]
+    assert first.retries == 1
+    retried = [e for e in recorder.events if e["event"] == "job_retried"]
+    assert len(retried) == 1 and retried[0]["job"] == 1 and killed[0] in retried[0]["reason"]
+    assert len(videos(tmp_path)) == 2  # one file per job: the killed attempt left nothing
+
+
+def test_cancelling_a_cluster_batch_stops_its_jobs_and_leaves_no_file(cluster, tmp_path):
+    jobs = jobs_for(PATTERN, "pattern.frames=2000", "pattern.seed=1..4")
+    token = CancelToken()
+
+    def cancel_on_progress(event: dict) -> None:
+        if event["event"] == "progress" and event["done"] > 1:
+            token.cancel()
+
+    recorder = Recorder(len(jobs), cancel_on_progress)
+    farm = Farm(max_workers=2)
+    try:
+        summary = farm.run(jobs, default_registry(), tmp_path, recorder, token)
+    finally:
+        farm.close()
+    assert not summary.ok and summary.cancelled
+    assert {r.status for r in summary.results} == {"cancelled"}
+    started = {e["job"] for e in recorder.events if e["event"] == "job_started"}
+    done = [e for e in recorder.events if e["event"] == "done"]
+    assert started == {1, 2}  # one job a worker; the others never started
+    assert sorted(e["job"] for e in done) == [1, 2] and all(e["cancelled"] for e in done)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_refuses_a_hostile_graph_and_names_a_missing_model(cluster, tmp_path):
+    farm = Farm(max_workers=1)
+    try:
+        answer = ray.get(
+            farm.workers[0].render.remote(1, '{"format": "studio.graph", "nodes": "x"}', farm.events, None)
+        )
+        assert "refused" in answer["error"] and farm.names[0] in answer["error"]
+        recorder = Recorder(1)
+        jobs = jobs_for(STARTER, "model.path=no-such-model.safetensors")
+        summary = farm.run(jobs, default_registry(), tmp_path, recorder, CancelToken())
+    finally:
+        farm.close()
+    (result,) = summary.results
+    assert result.status == "failed"
+    assert farm.names[0] in result.error and "no-such-model.safetensors" in result.error
+    failed = [e for e in recorder.events if e["event"] == "node_failed"]
+    assert failed and failed[0]["node_id"] == "model" and farm.names[0] in failed[0]["message"]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.ml
+def test_starter_jobs_keep_their_model_loaded_on_each_worker(cluster, tmp_path, capsys):
+    code, events = batch_json(
+        capsys,
+        str(STARTER),
+        "--vary",
+        "sampler.steps=2",
+        "--vary",
+        "sampler.seed=1..4",
+        "-o",
+        str(tmp_path),
+        "--cluster",
+        "local",
+    )
+    assert code == 0, events[-1]
+    loads = [e for e in events if e["event"] == "node_started" and e["node_id"] == "model"]
+    assert len(loads) <= 2  # once per worker; the other jobs found it loaded
+    assert len(videos(tmp_path)) == 4
+
+
+def test_with_a_shared_folder_workers_write_the_files_there(cluster, tmp_path):
+    jobs = jobs_for(PATTERN, "pattern.frames=4", "pattern.seed=1,2")
+    farm = Farm(max_workers=2)
+    try:
+        summary = farm.run(jobs, default_registry(), tmp_path, Recorder(len(jobs)), CancelToken(), shared=True)
+    finally:
+        farm.close()
+    assert summary.ok
+    files = sorted(f for r in summary.results for f in r.files)
+    assert files == videos(tmp_path) and [f.name for f in files] == ["starter_00001.mp4", "starter_00002.mp4"]
