@@ -1,7 +1,8 @@
 """The wheel holds every module and the bundled files, and an installed wheel renders the starter
 graph from any working folder, with the source tree nowhere on its path.
 
-The wheel is built offline from a copy of the tree (a stale build/ folder can't leak into it) and
+The sdist and the wheel are built offline by ``python -m build`` from a copy of the tree (a stale
+build/ folder can't leak into it; the wheel is built from the sdist, so the sdist is complete), and the wheel is
 installed into a fresh virtual environment that borrows the project environment's third-party
 packages through a folder of links, leaving out the editable install's hook for ``studio``.
 """
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -48,12 +50,35 @@ def source(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def wheel(source) -> Path:
+def dists(source) -> Path:
+    """`python -m build` (offline, with the installed setuptools) makes the sdist, then the wheel from it."""
     dist = source.parent / "dist"
-    pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "--no-cache-dir"]
-    _run([*pip, "-q", "-w", str(dist), str(source)], cwd=source.parent)
-    (found,) = dist.glob("studio-*.whl")
+    _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(source)], cwd=source.parent)
+    return dist
+
+
+@pytest.fixture(scope="module")
+def wheel(dists) -> Path:
+    (found,) = dists.glob("studio-*.whl")
     return found
+
+
+def test_the_sdist_holds_what_it_takes_to_test_and_package_the_project(dists):
+    (sdist,) = dists.glob("studio-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    needed = [
+        "pyproject.toml",
+        "LICENSE",
+        "constraints.txt",
+        "studio/cli.py",
+        "nodes/__init__.py",
+        "resources/graphs/starter.graph.json",
+        "tests/test_wheel.py",
+        "packaging/pyinstaller/studio.spec",
+        "packaging/linux/io.github.studio_app.Studio.desktop",
+    ]
+    assert [name for name in needed if name not in names] == []
 
 
 def test_the_wheel_holds_every_module_and_the_bundled_files(wheel, source):

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import sys
 
+# The desktop entry's and AppStream's id (packaging/linux): Wayland and X11 shells match the window to it.
+APP_ID = "io.github.studio_app.Studio"
+
 
 def run_app(argv: list[str]) -> int:
     from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from studio.bundled import resources_root
     from studio.run_console import log_to_stderr
     from studio.settings import Settings
     from studio.ui.qt_compat import check_binding
@@ -29,6 +34,8 @@ def run_app(argv: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *argv])
     app.setApplicationName("Studio")
     app.setOrganizationName("studio")
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(QIcon(str(resources_root() / "icons" / "studio.svg")))
     settings = Settings.load()
     apply_theme(app, settings.theme)
     window = MainWindow(settings)

@@ -16,6 +16,7 @@ from studio.graph.validate import errors, validate
 from studio.settings import Settings
 from studio.textsafe import safe
 from studio.ui import clipboard, commands, theme
+from studio.ui.about import AboutDialog
 from studio.ui.autosave import Autosaver, Recovery
 from studio.ui.banner import Banner
 from studio.ui.cache_status import CacheStatus
@@ -227,6 +228,7 @@ class MainWindow(QMainWindow):
         run.addSeparator()
         self.unload_action = self._action(run, "Unload models", [], self._unload_models)
         self.clear_cache_action = self._action(run, "Clear cache", [], self._clear_cache)
+        self._action(menu.addMenu("&Help"), "About Studio", [], lambda: AboutDialog(self).open())
 
         bar = self.addToolBar("Main")
         bar.setObjectName("main-toolbar")
