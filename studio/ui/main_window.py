@@ -36,6 +36,20 @@ from studio.ui.timeline_link import TimelineLink
 from studio.ui.view import GraphView
 
 
+def redo_keys() -> list[QKeySequence]:  # noqa: N802 (reads as the constant it stands for)
+    """Ctrl+Shift+Z and Ctrl+Y, then whatever else the desktop binds to Redo, each once: a key listed
+    twice is an "ambiguous shortcut" that Qt ignores (GNOME's Redo is Ctrl+Shift+Z already)."""
+    keys = [
+        QKeySequence("Ctrl+Shift+Z"),
+        QKeySequence("Ctrl+Y"),
+        *QKeySequence.keyBindings(QKeySequence.StandardKey.Redo),
+    ]
+    unique: dict[str, QKeySequence] = {}
+    for key in keys:
+        unique.setdefault(key.toString(), key)
+    return list(unique.values())
+
+
 class MainWindow(QMainWindow):
     def __init__(
         self,
@@ -190,7 +204,7 @@ class MainWindow(QMainWindow):
         undo = self.undo_group.createUndoAction(self, "Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = self.undo_group.createRedoAction(self, "Redo")
-        redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Shift+Z")])
+        redo.setShortcuts(redo_keys())
         edit.addActions([undo, redo])
         edit.addSeparator()
         canvas = Qt.ShortcutContext.WidgetWithChildrenShortcut
