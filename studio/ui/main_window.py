@@ -36,7 +36,7 @@ from studio.ui.timeline_link import TimelineLink
 from studio.ui.view import GraphView
 
 
-def redo_keys() -> list[QKeySequence]:  # noqa: N802 (reads as the constant it stands for)
+def redo_keys() -> list[QKeySequence]:
     """Ctrl+Shift+Z and Ctrl+Y, then whatever else the desktop binds to Redo, each once: a key listed
     twice is an "ambiguous shortcut" that Qt ignores (GNOME's Redo is Ctrl+Shift+Z already)."""
     keys = [
