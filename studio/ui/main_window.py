@@ -21,7 +21,7 @@ from studio.ui.banner import Banner
 from studio.ui.cache_status import CacheStatus
 from studio.ui.document import DocumentController, example_graphs
 from studio.ui.engine_setup import make_engine
-from studio.ui.history_strip import HistoryStrip
+from studio.ui.history_strip import HistoryStrip, OutputEntry
 from studio.ui.inspector import SEED_MODES_KEY, Inspector
 from studio.ui.node_adding import NodeAdding
 from studio.ui.output_viewer import OutputViewer
@@ -126,6 +126,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.cleanChanged.connect(self._update_title)
         self.document.document_changed.connect(self._document_changed)
         self.document.recent_changed.connect(self._fill_recent_menu)
+        self.document.render_opened.connect(lambda path: self.presenter.show_output(OutputEntry(path.name, path=path)))
         self._watch_graph()
         self._update_title()
         self.cache_status = CacheStatus(self.runs)
@@ -360,7 +361,9 @@ class MainWindow(QMainWindow):
         return self.document.open_path(path, ask=False)
 
     def _restore_output_graph(self, entry: Any) -> None:
-        if entry.graph is not None and self.document.maybe_save():
+        if entry.graph is None and entry.path is not None:
+            self.document.open_path(entry.path)  # not read yet (or unreadable): read now, problems reported
+        elif entry.graph is not None and self.document.maybe_save():
             self.document.set_document(entry.graph.copy(), None, f"{entry.label} (from history)", dirty=True)
 
     def offer_recovery(self) -> Recovery | None:
@@ -378,6 +381,8 @@ class MainWindow(QMainWindow):
         self.settings = settings
         settings.save()
         self.inspector.model_folders = settings.model_paths()
+        if settings.output_path != old.output_path:
+            self.history.load_folder(settings.output_path)
         if settings.theme != old.theme:
             from PySide6.QtWidgets import QApplication
 
@@ -394,6 +399,7 @@ class MainWindow(QMainWindow):
             self._shown_once = True
             QTimer.singleShot(0, self.view.fit_all)  # the viewport has its real size only now
             QTimer.singleShot(800, self.viewer.warm_up)  # after the first paint, while the user reads
+            QTimer.singleShot(300, lambda: self.history.load_folder(self.settings.output_path))
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         if not self.document.maybe_save():

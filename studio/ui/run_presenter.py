@@ -3,11 +3,13 @@ and, when it finishes, the output in the viewer and the history strip."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
 from studio.ui.history_strip import OutputEntry
+from studio.ui.render_summary import graph_facts
 
 
 class RunPresenter(QObject):
@@ -104,12 +106,15 @@ class RunPresenter(QObject):
             for name, value in values.items():
                 path = getattr(value, "path", None)
                 array = getattr(value, "array", None)
+                fps = getattr(value, "fps", 24.0)
+                facts = graph_facts(job.graph)
+                facts.created, facts.render_seconds = time.time(), job.report.seconds
+                facts.duration = getattr(value, "duration", None)
                 label = f"#{job.id} {node_id}"
                 if path is not None:
-                    entries.append(OutputEntry(label, path=path, fps=getattr(value, "fps", 24.0), graph=job.graph))
+                    entries.append(OutputEntry(label, path=path, fps=fps, graph=job.graph, facts=facts))
                 elif array is not None and getattr(array, "ndim", 0) in (3, 4):
-                    fps = getattr(value, "fps", 24.0)
-                    entries.append(OutputEntry(f"{label}.{name}", frames=array, fps=fps, graph=job.graph))
+                    entries.append(OutputEntry(f"{label}.{name}", frames=array, fps=fps, graph=job.graph, facts=facts))
         return entries
 
     def show_output(self, entry: OutputEntry) -> None:
