@@ -239,6 +239,8 @@ class MainWindow(QMainWindow):
         self.run_action = self._action(run, "Run", [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")], self.run)
         self.cancel_action = self._action(run, "Cancel", QKeySequence("Esc"), lambda: self.runs.cancel())
         self.run_action.setToolTip("Queue the graph for rendering (Ctrl+Enter)")
+        self.batch_action = self._action(run, "Queue N…", QKeySequence("Ctrl+Shift+Return"), self.queue_batch)
+        self.batch_action.setToolTip("Queue the graph several times, seeds fixed, incremented or random")
         run.addSeparator()
         self.unload_action = self._action(run, "Unload models", [], self._unload_models)
         self.clear_cache_action = self._action(run, "Clear cache", [], self._clear_cache)
@@ -246,7 +248,7 @@ class MainWindow(QMainWindow):
         bar = self.addToolBar("Main")
         bar.setObjectName("main-toolbar")
         bar.setMovable(False)
-        for action in (self.run_action, self.cancel_action):
+        for action in (self.run_action, self.batch_action, self.cancel_action):
             bar.addAction(action)
         bar.widgetForAction(self.run_action).setObjectName("run-button")
         bar.addSeparator()
@@ -276,6 +278,8 @@ class MainWindow(QMainWindow):
         self._unsubscribe()
         self._unsubscribe = self.scene.graph.subscribe(self._graph_edited)
         self.revalidate()
+        if not self.runs.busy:  # New or Open: the old graph's preview goes (a running one's keeps coming)
+            self.preview.clear()
 
     def _graph_edited(self, change: Any) -> None:
         self._validate_timer.start()
@@ -331,11 +335,7 @@ class MainWindow(QMainWindow):
     def run(self) -> Any:
         """Validate, then queue the graph; returns the job, or None when problems stop it."""
         graph = self.scene.graph
-        problems = self.revalidate()
-        blocking = errors(problems)
-        if blocking:
-            self.notify(f"Fix {len(blocking)} problem(s) before running: {blocking[0]}", "error")
-            self.show_problems()
+        if not self._ready_to_run():
             return None
         title = graph.meta.get("title") or self.document.name
         job = self.runs.submit(graph, title=title, output_dir=self.settings.output_path)
@@ -345,6 +345,40 @@ class MainWindow(QMainWindow):
             self.undo_stack.push(advance)
         self.docks["queue"].raise_()
         return job
+
+    def queue_batch(self, count: int | None = None, mode: str | None = None) -> list[Any]:
+        """Queue the graph ``count`` times as one batch, its seeds moving by ``mode`` between runs
+        (see studio.ui.batch); asks both when not given. Returns the jobs."""
+        from studio.ui import batch
+
+        graph = self.scene.graph
+        if not self._ready_to_run():
+            return []
+        modes = graph.meta.get(SEED_MODES_KEY)
+        if count is None or mode is None:
+            dialog = batch.QueueBatchDialog(any(m != "fixed" for m in (modes or {}).values()), self)
+            if not dialog.exec():
+                return []
+            count, mode = dialog.choice()
+        runs, after = batch.batch_graphs(graph, self.registry, count, mode, modes)
+        title = graph.meta.get("title") or self.document.name
+        jobs = []
+        for index, copy in enumerate(runs, 1):
+            job = self.runs.submit(copy, title=f"{title} · {index}/{len(runs)}", output_dir=self.settings.output_path)
+            self.presenter.graphs[job.id] = job.graph
+            jobs.append(job)
+        advance = batch.seeds_command(graph, after, self.registry)
+        if advance is not None:
+            self.undo_stack.push(advance)
+        self.docks["queue"].raise_()
+        return jobs
+
+    def _ready_to_run(self) -> bool:
+        blocking = errors(self.revalidate())
+        if blocking:
+            self.notify(f"Fix {len(blocking)} problem(s) before running: {blocking[0]}", "error")
+            self.show_problems()
+        return not blocking
 
     # ---- files ---------------------------------------------------------------------------------
     def dragEnterEvent(self, event: Any) -> None:  # noqa: N802

@@ -47,7 +47,24 @@ class PreviewPanel(QWidget):
         self._timer.setInterval(int(1000 / LOOP_FPS))
         self._timer.timeout.connect(self._next_frame)
 
-    def run_started(self) -> None:
+    def clear(self) -> None:
+        """Forget the last preview (a new document, or another graph starting)."""
+        self._timer.stop()
+        self.frames = []
+        self.frame_index = 0
+        self.node_id = ""
+        self.step = self.total = None
+        self.view.set_image(None)
+        self.caption.setText("Idle")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+
+    def run_started(self, graph: Any = None) -> None:
+        """A run begins; a graph other than the last one's clears the old preview first."""
+        shape = _graph_shape(graph)
+        if shape is not None and shape != getattr(self, "_graph_shape", None):
+            self.clear()
+        self._graph_shape = shape
         self._started = time.perf_counter()
         self._first_step_at = None
         self.step = self.total = None
@@ -118,6 +135,12 @@ class PreviewPanel(QWidget):
             return
         self.frame_index = (self.frame_index + 1) % len(self.frames)
         self.view.set_image(self.frames[self.frame_index])
+
+
+def _graph_shape(graph: Any) -> Any:
+    """What makes a graph "another graph" for the preview: its nodes and their types."""
+    nodes = getattr(graph, "nodes", None)
+    return None if nodes is None else tuple(sorted((n.id, n.type) for n in nodes))
 
 
 def _clock(seconds: float) -> str:

@@ -54,7 +54,7 @@ class RunPresenter(QObject):
             planned = []
         for node_id in planned:
             self._state(node_id, "queued")
-        self.window.preview.run_started()
+        self.window.preview.run_started(job.graph)
         self.window.statusBar().showMessage(f"Running #{job.id} {job.title or ''}…")
 
     def _progress(self, job_id: int, node_id: str, done: int, total: int) -> None:
