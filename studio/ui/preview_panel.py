@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
+from studio.textsafe import safe
 from studio.ui.frame_view import FrameView, frames_of
 
 LOOP_FPS = 12
@@ -77,6 +78,11 @@ class PreviewPanel(QWidget):
             self.bar.setRange(0, max(total, 1))
             self.bar.setValue(done)
             self.caption.setText(f"{node_id}: {done}/{total}  ·  {self._elapsed()}")
+
+    def show_status(self, node_id: str, text: str) -> None:
+        """A node's slow step with no progress of its own (importing torch, reading a model file)."""
+        if self.step is None:  # once step previews arrive, they say more
+            self.caption.setText(safe(f"{node_id}: {text}  ·  {self._elapsed()}"))
 
     def show_preview(self, node_id: str, image: Any, step: int | None, total: int | None) -> None:
         now = time.perf_counter()

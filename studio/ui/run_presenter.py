@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from studio.textsafe import safe
 from studio.ui.history_strip import OutputEntry
 from studio.ui.render_summary import graph_facts
 
@@ -27,6 +28,7 @@ class RunPresenter(QObject):
         c.node_finished.connect(lambda job, node, seconds: self._state(node, "done"))
         c.node_failed.connect(self._node_failed)
         c.progress_changed.connect(self._progress)
+        c.status_changed.connect(self._status)
         c.preview_arrived.connect(self._preview)
         c.run_finished.connect(self._run_finished)
 
@@ -60,6 +62,10 @@ class RunPresenter(QObject):
     def _progress(self, job_id: int, node_id: str, done: int, total: int) -> None:
         self._state(node_id, "running", done / total if total else None)
         self.window.preview.show_progress(node_id, done, total)
+
+    def _status(self, job_id: int, node_id: str, text: str) -> None:
+        self.window.preview.show_status(node_id, text)
+        self.window.statusBar().showMessage(safe(f"Run #{job_id} · {node_id}: {text}"))
 
     def _preview(self, job_id: int, node_id: str, image: Any, step: Any, total: Any) -> None:
         if step is not None and total:

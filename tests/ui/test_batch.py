@@ -1,4 +1,5 @@
-"""Queue N: one batch of runs whose seeds move as chosen; the preview panel forgets other graphs."""
+"""Queue N: one batch of runs whose seeds move as chosen; the preview panel forgets other graphs and
+says what a node is doing before its first step."""
 
 from __future__ import annotations
 
@@ -82,3 +83,16 @@ def test_the_preview_clears_on_new_and_when_another_graph_runs(window, qtbot):
 
     window.preview.run_started(Graph())  # another graph: it goes
     assert window.preview.frames == []
+
+
+def test_what_a_node_is_doing_shows_before_its_first_step(window, qtbot):
+    from ui_support import GATE
+
+    ids = small_graph(window, sampler=True, hold=True, steps=2)
+    with qtbot.waitSignal(window.runs.status_changed, timeout=20_000) as said:
+        window.run()
+    assert said.args[1:] == [ids["sampler"], "Warming up the fake sampler…"]
+    assert "Warming up the fake sampler…" in window.preview.caption.text()
+    assert "Warming up the fake sampler…" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000):
+        GATE.set()
