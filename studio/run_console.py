@@ -180,6 +180,8 @@ class ProgressPrinter:
             self._line(f"running {self.current}")
         elif kind == "node_cached":
             self._line(f"cached  {event.node_id} ({event.node_type})", final=True)
+        elif kind == "status":
+            self._line(f"        {event.node_id}: {event.text}", final=True)
         elif kind == "progress" and self.tty:
             width = 24
             filled = int(width * event.done / max(event.total, 1))

@@ -26,6 +26,7 @@ config, so it is never left to look on its own.)
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -185,11 +186,15 @@ def load_model(
     config: Path | None = None,
     parts: ModelParts | None = None,
     bundled: Callable[[str], Path | None] | None = None,
+    status: Callable[[str], None] = lambda text: None,
 ) -> ModelHandle:
+    """``status`` hears each slow step as it starts (importing diffusers, reading, moving to the device)."""
     import torch
 
     adapter = families.adapter(family.name)
     torch_dtype = getattr(torch, dtype)
+    if "diffusers" not in sys.modules:
+        status("Importing diffusers (the first run only)…")
     cls = adapter.load_class()
     parts = parts or ModelParts()
     if config is not None and path.is_dir():
@@ -197,6 +202,7 @@ def load_model(
     if parts.given() and path.is_dir():
         names = ", ".join(parts.given())
         raise NodeError(f"{names}: only for a single diffusion-model file, but path {path} is a folder; clear {names}")
+    status(f"Reading {path.name} ({family.label}, {dtype})…")
     try:
         with offline():
             if path.is_dir():
@@ -216,6 +222,7 @@ def load_model(
     if offload != "none" and device == "cpu":
         logger.warning("offload %r has no effect on the CPU; the model stays in memory", offload)
         offload = "none"
+    status(f"Moving the model to {device}" + (f" ({offload} offload)…" if offload != "none" else "…"))
     apply_offload(pipe, offload, device)
     return ModelHandle(
         family=family.name,

@@ -6,6 +6,7 @@ Each compute function checks its inputs, then hands the work to the model family
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -121,14 +122,18 @@ def load_model_node(
         detected = families[family]
     else:
         raise NodeError(f"family {family!r} is not installed; installed: {', '.join(families.names)}")
+    if "torch" not in sys.modules:
+        ctx.status("Importing torch (the first run only: it takes a few seconds)…")
     with torch_work("loading the model"):
+        device = ctx.device  # "auto" looks for a GPU
         handle = load_model(
             resolved,
             family=detected,
             families=families,
             dtype=ctx.dtype if dtype == "auto" else dtype,
             offload=offload,
-            device=ctx.device,
+            device=device,
+            status=ctx.status,
             allow_pickle=ctx.settings.allow_pickle,
             logger=ctx.logger,
             config=config_folder,

@@ -15,6 +15,7 @@ from studio.engine.events import (
     NodeStarted,
     Preview,
     Progress,
+    Status,
 )
 from studio.engine.worker import Job, RenderQueue
 from studio.nodeapi import Cancelled, NodeError, RunSettings
@@ -39,4 +40,5 @@ __all__ = [
     "RunContext",
     "RunReport",
     "RunSettings",
+    "Status",
 ]

@@ -51,6 +51,7 @@ class RunContext:
         graph_document: dict[str, Any] | None = None,
         logger: logging.Logger | None = None,
         families: FamilyRegistry | Callable[[], FamilyRegistry] | None = None,
+        emit_status: Callable[[str], None] | None = None,
     ) -> None:
         self.node_id = node_id
         self.node_type = node_type
@@ -63,6 +64,7 @@ class RunContext:
         self._cancel = cancel
         self._emit_progress = emit_progress
         self._emit_preview = emit_preview
+        self._emit_status = emit_status
         self._last_preview = 0.0
         self._last_progress = 0.0
         self._families = families
@@ -107,6 +109,12 @@ class RunContext:
         if done <= 1 or done >= total or now - self._last_progress >= PROGRESS_INTERVAL:
             self._last_progress = now
             self._emit_progress(done, total)
+
+    def status(self, text: str) -> None:
+        """Say what the node is doing now, for a step with no progress of its own ("Importing torch…")."""
+        self.logger.info("%s", text)
+        if self._emit_status is not None:
+            self._emit_status(text)
 
     def wants_preview(self, step: int | None = None, total: int | None = None) -> bool:
         """Whether a preview now would be shown; lets a sampler skip building one when throttled."""

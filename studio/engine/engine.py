@@ -23,6 +23,7 @@ from studio.engine.events import (
     NodeStarted,
     Preview,
     Progress,
+    Status,
     json_value,
 )
 from studio.engine.plan import cache_key, plan
@@ -253,6 +254,7 @@ class Engine:
                 cancel=token,
                 emit_progress=lambda done, total, _id=node_id: emit(Progress(_id, int(done), int(total))),
                 emit_preview=lambda image, step, total, _id=node_id: emit(Preview(_id, image, step, total)),
+                emit_status=lambda text, _id=node_id: emit(Status(_id, str(text))),
                 graph_document=document.get(),
                 families=lambda: self.families,
             )

@@ -41,6 +41,15 @@ class Progress(Event):
 
 
 @dataclass(slots=True)
+class Status(Event):
+    """What a node is doing while it has no progress to show (importing torch, reading a file, …)."""
+
+    kind: ClassVar[str] = "status"
+    node_id: str
+    text: str
+
+
+@dataclass(slots=True)
 class Preview(Event):
     """A small RGB preview: uint8 ``[height, width, 3]`` or, for video, ``[frames, height, width, 3]``."""
 

@@ -22,6 +22,13 @@ from studio.ui.autosave import Recovery, find_recoveries, save_failure_reason
 
 GRAPH_FILTER = "Studio graphs (*.graph.json *.json);;All files (*)"
 MEDIA_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".png", ".webp", ".avi", ".m4v"}
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+_RENDERS = " ".join(f"*{s}" for s in sorted(MEDIA_SUFFIXES))
+# Opening a render restores the graph embedded in it (and shows the video), so the dialog offers both.
+OPEN_FILTER = (
+    f"Graphs and renders (*.graph.json *.json {_RENDERS});;Studio graphs (*.graph.json *.json);;"
+    f"Rendered videos and images ({_RENDERS});;All files (*)"
+)
 MAX_RECENT = 10
 
 
@@ -50,6 +57,7 @@ def read_any_graph(path: Path) -> Graph:
 
 class DocumentController(QObject):
     document_changed = Signal()  # a new document (new, open, restore): title, recent menu, problems
+    render_opened = Signal(object)  # the Path of a rendered video whose graph was just opened
     recent_changed = Signal()
 
     def __init__(self, window: Any) -> None:
@@ -105,11 +113,13 @@ class DocumentController(QObject):
             self.add_recent(path)
         elif not self.window.problems.notes:  # a partial-open report matters more; keep it shown
             self.window.notify(f"Restored the graph embedded in {path.name}.", "info")
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            self.render_opened.emit(path)
         return True
 
     def open_dialog(self) -> bool:
         start = str(self.path.parent) if self.path else str(Path.home())
-        chosen, _ = QFileDialog.getOpenFileName(self.window, "Open graph", start, GRAPH_FILTER)
+        chosen, _ = QFileDialog.getOpenFileName(self.window, "Open a graph or a render", start, OPEN_FILTER)
         return bool(chosen) and self.open_path(chosen)
 
     def open_example(self, path: Path) -> bool:

@@ -22,7 +22,7 @@ from studio.ui.banner import Banner
 from studio.ui.cache_status import CacheStatus
 from studio.ui.document import DocumentController, example_graphs
 from studio.ui.engine_setup import make_engine
-from studio.ui.history_strip import HistoryStrip
+from studio.ui.history_strip import HistoryStrip, OutputEntry
 from studio.ui.inspector import SEED_MODES_KEY, Inspector
 from studio.ui.node_adding import NodeAdding
 from studio.ui.output_viewer import OutputViewer
@@ -35,6 +35,20 @@ from studio.ui.run_presenter import RunPresenter
 from studio.ui.scene import GraphScene
 from studio.ui.timeline_link import TimelineLink
 from studio.ui.view import GraphView
+
+
+def redo_keys() -> list[QKeySequence]:
+    """Ctrl+Shift+Z and Ctrl+Y, then whatever else the desktop binds to Redo, each once: a key listed
+    twice is an "ambiguous shortcut" that Qt ignores (GNOME's Redo is Ctrl+Shift+Z already)."""
+    keys = [
+        QKeySequence("Ctrl+Shift+Z"),
+        QKeySequence("Ctrl+Y"),
+        *QKeySequence.keyBindings(QKeySequence.StandardKey.Redo),
+    ]
+    unique: dict[str, QKeySequence] = {}
+    for key in keys:
+        unique.setdefault(key.toString(), key)
+    return list(unique.values())
 
 
 class MainWindow(QMainWindow):
@@ -113,6 +127,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.cleanChanged.connect(self._update_title)
         self.document.document_changed.connect(self._document_changed)
         self.document.recent_changed.connect(self._fill_recent_menu)
+        self.document.render_opened.connect(lambda path: self.presenter.show_output(OutputEntry(path.name, path=path)))
         self._watch_graph()
         self._update_title()
         self.cache_status = CacheStatus(self.runs)
@@ -191,7 +206,7 @@ class MainWindow(QMainWindow):
         undo = self.undo_group.createUndoAction(self, "Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = self.undo_group.createRedoAction(self, "Redo")
-        redo.setShortcuts([QKeySequence.StandardKey.Redo, QKeySequence("Ctrl+Shift+Z")])
+        redo.setShortcuts(redo_keys())
         edit.addActions([undo, redo])
         edit.addSeparator()
         canvas = Qt.ShortcutContext.WidgetWithChildrenShortcut
@@ -225,6 +240,8 @@ class MainWindow(QMainWindow):
         self.run_action = self._action(run, "Run", [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")], self.run)
         self.cancel_action = self._action(run, "Cancel", QKeySequence("Esc"), lambda: self.runs.cancel())
         self.run_action.setToolTip("Queue the graph for rendering (Ctrl+Enter)")
+        self.batch_action = self._action(run, "Queue N…", QKeySequence("Ctrl+Shift+Return"), self.queue_batch)
+        self.batch_action.setToolTip("Queue the graph several times, seeds fixed, incremented or random")
         run.addSeparator()
         self.unload_action = self._action(run, "Unload models", [], self._unload_models)
         self.clear_cache_action = self._action(run, "Clear cache", [], self._clear_cache)
@@ -233,7 +250,7 @@ class MainWindow(QMainWindow):
         bar = self.addToolBar("Main")
         bar.setObjectName("main-toolbar")
         bar.setMovable(False)
-        for action in (self.run_action, self.cancel_action):
+        for action in (self.run_action, self.batch_action, self.cancel_action):
             bar.addAction(action)
         bar.widgetForAction(self.run_action).setObjectName("run-button")
         bar.addSeparator()
@@ -263,6 +280,8 @@ class MainWindow(QMainWindow):
         self._unsubscribe()
         self._unsubscribe = self.scene.graph.subscribe(self._graph_edited)
         self.revalidate()
+        if not self.runs.busy:  # New or Open: the old graph's preview goes (a running one's keeps coming)
+            self.preview.clear()
 
     def _graph_edited(self, change: Any) -> None:
         self._validate_timer.start()
@@ -318,11 +337,7 @@ class MainWindow(QMainWindow):
     def run(self) -> Any:
         """Validate, then queue the graph; returns the job, or None when problems stop it."""
         graph = self.scene.graph
-        problems = self.revalidate()
-        blocking = errors(problems)
-        if blocking:
-            self.notify(f"Fix {len(blocking)} problem(s) before running: {blocking[0]}", "error")
-            self.show_problems()
+        if not self._ready_to_run():
             return None
         title = graph.meta.get("title") or self.document.name
         job = self.runs.submit(graph, title=title, output_dir=self.settings.output_path)
@@ -332,6 +347,40 @@ class MainWindow(QMainWindow):
             self.undo_stack.push(advance)
         self.docks["queue"].raise_()
         return job
+
+    def queue_batch(self, count: int | None = None, mode: str | None = None) -> list[Any]:
+        """Queue the graph ``count`` times as one batch, its seeds moving by ``mode`` between runs
+        (see studio.ui.batch); asks both when not given. Returns the jobs."""
+        from studio.ui import batch
+
+        graph = self.scene.graph
+        if not self._ready_to_run():
+            return []
+        modes = graph.meta.get(SEED_MODES_KEY)
+        if count is None or mode is None:
+            dialog = batch.QueueBatchDialog(any(m != "fixed" for m in (modes or {}).values()), self)
+            if not dialog.exec():
+                return []
+            count, mode = dialog.choice()
+        runs, after = batch.batch_graphs(graph, self.registry, count, mode, modes)
+        title = graph.meta.get("title") or self.document.name
+        jobs = []
+        for index, copy in enumerate(runs, 1):
+            job = self.runs.submit(copy, title=f"{title} · {index}/{len(runs)}", output_dir=self.settings.output_path)
+            self.presenter.graphs[job.id] = job.graph
+            jobs.append(job)
+        advance = batch.seeds_command(graph, after, self.registry)
+        if advance is not None:
+            self.undo_stack.push(advance)
+        self.docks["queue"].raise_()
+        return jobs
+
+    def _ready_to_run(self) -> bool:
+        blocking = errors(self.revalidate())
+        if blocking:
+            self.notify(f"Fix {len(blocking)} problem(s) before running: {blocking[0]}", "error")
+            self.show_problems()
+        return not blocking
 
     # ---- files ---------------------------------------------------------------------------------
     def dragEnterEvent(self, event: Any) -> None:  # noqa: N802
@@ -348,7 +397,9 @@ class MainWindow(QMainWindow):
         return self.document.open_path(path, ask=False)
 
     def _restore_output_graph(self, entry: Any) -> None:
-        if entry.graph is not None and self.document.maybe_save():
+        if entry.graph is None and entry.path is not None:
+            self.document.open_path(entry.path)  # not read yet (or unreadable): read now, problems reported
+        elif entry.graph is not None and self.document.maybe_save():
             self.document.set_document(entry.graph.copy(), None, f"{entry.label} (from history)", dirty=True)
 
     def offer_recovery(self) -> Recovery | None:
@@ -366,6 +417,8 @@ class MainWindow(QMainWindow):
         self.settings = settings
         settings.save()
         self.inspector.model_folders = settings.model_paths()
+        if settings.output_path != old.output_path:
+            self.history.load_folder(settings.output_path)
         if settings.theme != old.theme:
             from PySide6.QtWidgets import QApplication
 
@@ -382,6 +435,7 @@ class MainWindow(QMainWindow):
             self._shown_once = True
             QTimer.singleShot(0, self.view.fit_all)  # the viewport has its real size only now
             QTimer.singleShot(800, self.viewer.warm_up)  # after the first paint, while the user reads
+            QTimer.singleShot(300, lambda: self.history.load_folder(self.settings.output_path))
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         if not self.document.maybe_save():

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
+from studio.textsafe import safe
 from studio.ui.frame_view import FrameView, frames_of
 
 LOOP_FPS = 12
@@ -47,7 +48,24 @@ class PreviewPanel(QWidget):
         self._timer.setInterval(int(1000 / LOOP_FPS))
         self._timer.timeout.connect(self._next_frame)
 
-    def run_started(self) -> None:
+    def clear(self) -> None:
+        """Forget the last preview (a new document, or another graph starting)."""
+        self._timer.stop()
+        self.frames = []
+        self.frame_index = 0
+        self.node_id = ""
+        self.step = self.total = None
+        self.view.set_image(None)
+        self.caption.setText("Idle")
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+
+    def run_started(self, graph: Any = None) -> None:
+        """A run begins; a graph other than the last one's clears the old preview first."""
+        shape = _graph_shape(graph)
+        if shape is not None and shape != getattr(self, "_graph_shape", None):
+            self.clear()
+        self._graph_shape = shape
         self._started = time.perf_counter()
         self._first_step_at = None
         self.step = self.total = None
@@ -60,6 +78,11 @@ class PreviewPanel(QWidget):
             self.bar.setRange(0, max(total, 1))
             self.bar.setValue(done)
             self.caption.setText(f"{node_id}: {done}/{total}  ·  {self._elapsed()}")
+
+    def show_status(self, node_id: str, text: str) -> None:
+        """A node's slow step with no progress of its own (importing torch, reading a model file)."""
+        if self.step is None:  # once step previews arrive, they say more
+            self.caption.setText(safe(f"{node_id}: {text}  ·  {self._elapsed()}"))
 
     def show_preview(self, node_id: str, image: Any, step: int | None, total: int | None) -> None:
         now = time.perf_counter()
@@ -118,6 +141,12 @@ class PreviewPanel(QWidget):
             return
         self.frame_index = (self.frame_index + 1) % len(self.frames)
         self.view.set_image(self.frames[self.frame_index])
+
+
+def _graph_shape(graph: Any) -> Any:
+    """What makes a graph "another graph" for the preview: its nodes and their types."""
+    nodes = getattr(graph, "nodes", None)
+    return None if nodes is None else tuple(sorted((n.id, n.type) for n in nodes))
 
 
 def _clock(seconds: float) -> str:

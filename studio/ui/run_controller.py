@@ -24,6 +24,7 @@ class RunController(QObject):
     node_started = Signal(int, str)
     node_cached = Signal(int, str)
     progress_changed = Signal(int, str, int, int)  # job id, node id, done, total
+    status_changed = Signal(int, str, str)  # job id, node id, what the node is doing ("Importing torch…")
     preview_arrived = Signal(int, str, object, object, object)  # job id, node id, image, step, total
     node_finished = Signal(int, str, float)
     node_failed = Signal(int, str, str, object)  # job id, node id, message, skipped node ids
@@ -172,6 +173,8 @@ class RunController(QObject):
             self.node_cached.emit(job.id, event.node_id)
         elif kind == "progress":
             self.progress_changed.emit(job.id, event.node_id, event.done, event.total)
+        elif kind == "status":
+            self.status_changed.emit(job.id, event.node_id, event.text)
         elif kind == "node_finished":
             self.node_finished.emit(job.id, event.node_id, event.seconds)
         elif kind == "node_failed":

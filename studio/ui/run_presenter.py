@@ -3,11 +3,14 @@ and, when it finishes, the output in the viewer and the history strip."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from studio.textsafe import safe
 from studio.ui.history_strip import OutputEntry
+from studio.ui.render_summary import graph_facts
 
 
 class RunPresenter(QObject):
@@ -25,6 +28,7 @@ class RunPresenter(QObject):
         c.node_finished.connect(lambda job, node, seconds: self._state(node, "done"))
         c.node_failed.connect(self._node_failed)
         c.progress_changed.connect(self._progress)
+        c.status_changed.connect(self._status)
         c.preview_arrived.connect(self._preview)
         c.run_finished.connect(self._run_finished)
 
@@ -52,12 +56,16 @@ class RunPresenter(QObject):
             planned = []
         for node_id in planned:
             self._state(node_id, "queued")
-        self.window.preview.run_started()
+        self.window.preview.run_started(job.graph)
         self.window.statusBar().showMessage(f"Running #{job.id} {job.title or ''}…")
 
     def _progress(self, job_id: int, node_id: str, done: int, total: int) -> None:
         self._state(node_id, "running", done / total if total else None)
         self.window.preview.show_progress(node_id, done, total)
+
+    def _status(self, job_id: int, node_id: str, text: str) -> None:
+        self.window.preview.show_status(node_id, text)
+        self.window.statusBar().showMessage(safe(f"Run #{job_id} · {node_id}: {text}"))
 
     def _preview(self, job_id: int, node_id: str, image: Any, step: Any, total: Any) -> None:
         if step is not None and total:
@@ -104,12 +112,15 @@ class RunPresenter(QObject):
             for name, value in values.items():
                 path = getattr(value, "path", None)
                 array = getattr(value, "array", None)
+                fps = getattr(value, "fps", 24.0)
+                facts = graph_facts(job.graph)
+                facts.created, facts.render_seconds = time.time(), job.report.seconds
+                facts.duration = getattr(value, "duration", None)
                 label = f"#{job.id} {node_id}"
                 if path is not None:
-                    entries.append(OutputEntry(label, path=path, fps=getattr(value, "fps", 24.0), graph=job.graph))
+                    entries.append(OutputEntry(label, path=path, fps=fps, graph=job.graph, facts=facts))
                 elif array is not None and getattr(array, "ndim", 0) in (3, 4):
-                    fps = getattr(value, "fps", 24.0)
-                    entries.append(OutputEntry(f"{label}.{name}", frames=array, fps=fps, graph=job.graph))
+                    entries.append(OutputEntry(f"{label}.{name}", frames=array, fps=fps, graph=job.graph, facts=facts))
         return entries
 
     def show_output(self, entry: OutputEntry) -> None:

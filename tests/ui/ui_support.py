@@ -31,6 +31,7 @@ def fake_sampler(ctx, *, frames, steps, seed, prompt, hold, fail):
 
     if fail:
         raise NodeError("steps must be between 1 and 200, got 0")
+    ctx.status("Warming up the fake sampler…")
     for step in range(1, steps + 1):
         while hold and not GATE.wait(0.01):
             ctx.check_cancelled()
