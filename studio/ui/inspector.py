@@ -152,6 +152,7 @@ class Inspector(QWidget):
         scene.node_selected.connect(self.show_node)
         scene.graph_replaced.connect(self._watch_graph)
         scene.node_inputs_changed.connect(lambda node_id: node_id == self.node_id and self.show_node(node_id))
+        scene.param_edit_requested.connect(self.focus_param)
         self._watch_graph()
 
     @property
@@ -282,6 +283,18 @@ class Inspector(QWidget):
         add_promotion_actions(menu, self.scene, self.node_id, name)
         menu.popup(global_pos)
         return menu
+
+    def focus_param(self, node_id: str, name: str) -> None:
+        """Show ``node_id`` and put the keyboard in parameter ``name``'s editor (a click on a
+        node's prompt or path row lands here, where there is room to edit it)."""
+        if node_id != self.node_id:
+            self.show_node(node_id)
+        editor = self.editors.get(name)
+        if editor is None:
+            return
+        target = getattr(editor, "box", editor)
+        self.scroll.ensureWidgetVisible(editor)
+        target.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def driven_text(self, name: str) -> str:
         label = self.driven.get(name)
