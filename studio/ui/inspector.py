@@ -148,6 +148,7 @@ class Inspector(QWidget):
         self.form = QFormLayout(self.body)
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setFormAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.scroll.setWidget(self.body)
         scene.node_selected.connect(self.show_node)
         scene.graph_replaced.connect(self._watch_graph)
@@ -257,7 +258,12 @@ class Inspector(QWidget):
                 hint.setObjectName("dim")
                 hint.setWordWrap(True)
                 column_layout.addWidget(hint)
-            self.form.addRow(label, column)
+            if param.multiline:
+                # A prompt box is tall: its name sits just above it, not centred beside it.
+                self.form.addRow(label)
+                self.form.addRow(column)
+            else:
+                self.form.addRow(label, column)
             self.editors[param.name] = editor
             self.errors[param.name] = error
 
