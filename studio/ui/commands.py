@@ -175,6 +175,22 @@ class PromoteParamCommand(Command):
         self._store(self.old)
 
 
+class SetNodeExtraCommand(Command):
+    """Set (or with MISSING remove) one of a node's file-only entries, e.g. ``collapsed``."""
+
+    def __init__(self, graph: Graph, node_id: str, key: str, value: Any, text: str = "") -> None:
+        super().__init__(text or f"Set {node_id}.{key}")
+        self.graph, self.node_id, self.key, self.value = graph, node_id, key, value
+        extra = graph.node(node_id).extra
+        self.old = copy.deepcopy(extra[key]) if key in extra else MISSING
+
+    def redo(self) -> None:
+        self.graph.set_node_extra(self.node_id, self.key, self.value)
+
+    def undo(self) -> None:
+        self.graph.set_node_extra(self.node_id, self.key, self.old)
+
+
 class MoveNodesCommand(Command):
     def __init__(self, graph: Graph, moves: dict[str, tuple[tuple[float, float], tuple[float, float]]]) -> None:
         super().__init__("Move" if len(moves) > 1 else f"Move {next(iter(moves))}")

@@ -148,10 +148,12 @@ class Inspector(QWidget):
         self.form = QFormLayout(self.body)
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.form.setFormAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.scroll.setWidget(self.body)
         scene.node_selected.connect(self.show_node)
         scene.graph_replaced.connect(self._watch_graph)
         scene.node_inputs_changed.connect(lambda node_id: node_id == self.node_id and self.show_node(node_id))
+        scene.param_edit_requested.connect(self.focus_param)
         self._watch_graph()
 
     @property
@@ -256,7 +258,12 @@ class Inspector(QWidget):
                 hint.setObjectName("dim")
                 hint.setWordWrap(True)
                 column_layout.addWidget(hint)
-            self.form.addRow(label, column)
+            if param.multiline:
+                # A prompt box is tall: its name sits just above it, not centred beside it.
+                self.form.addRow(label)
+                self.form.addRow(column)
+            else:
+                self.form.addRow(label, column)
             self.editors[param.name] = editor
             self.errors[param.name] = error
 
@@ -282,6 +289,18 @@ class Inspector(QWidget):
         add_promotion_actions(menu, self.scene, self.node_id, name)
         menu.popup(global_pos)
         return menu
+
+    def focus_param(self, node_id: str, name: str) -> None:
+        """Show ``node_id`` and put the keyboard in parameter ``name``'s editor (a click on a
+        node's prompt or path row lands here, where there is room to edit it)."""
+        if node_id != self.node_id:
+            self.show_node(node_id)
+        editor = self.editors.get(name)
+        if editor is None:
+            return
+        target = getattr(editor, "box", editor)
+        self.scroll.ensureWidgetVisible(editor)
+        target.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def driven_text(self, name: str) -> str:
         label = self.driven.get(name)

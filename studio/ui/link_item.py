@@ -31,6 +31,46 @@ def wire_path(start: QPointF, end: QPointF, via: list[QPointF] = ()) -> QPainter
     return path
 
 
+def detour(start: QPointF, end: QPointF, boxes: list[QRectF]) -> list[QPointF]:
+    """Via points taking the wire from ``start`` to ``end`` around the node boxes in its way.
+
+    A wire hidden behind a node reads as a connection to that node, and one drawn over it hides
+    the node's values; going round keeps both readable (as hand-tidied graphs do). The wire
+    passes above or below the boxes it would cross, whichever side is nearer its ends.
+    """
+    if end.x() - start.x() < 60 or not boxes:
+        return []  # backward or very short wires keep their plain curve
+    blocking = _crossed(wire_path(start, end), boxes)
+    if not blocking:
+        return []
+    area = QRectF(blocking[0])
+    for _ in range(4):  # a detour may meet other boxes: go round them too
+        for box in blocking:
+            area = area.united(box)
+        middle = (start.y() + end.y()) / 2
+        y = (
+            area.top() - DETOUR_GAP
+            if abs(area.top() - middle) <= abs(area.bottom() - middle)
+            else area.bottom() + DETOUR_GAP
+        )
+        left = max(area.left() - DETOUR_GAP, start.x() + 20)
+        right = min(area.right() + DETOUR_GAP, end.x() - 20)
+        via = [QPointF(left, y), QPointF(right, y)] if right > left else [QPointF((left + right) / 2, y)]
+        blocking = [box for box in _crossed(wire_path(start, end, via), boxes) if not area.contains(box)]
+        if not blocking:
+            break
+    return via
+
+
+DETOUR_GAP = 16.0
+
+
+def _crossed(path: QPainterPath, boxes: list[QRectF], samples: int = 40) -> list[QRectF]:
+    """The boxes that ``path`` runs through (sampled along its length)."""
+    points = [path.pointAtPercent(i / samples) for i in range(1, samples)]
+    return [box for box in boxes if any(box.contains(p) for p in points)]
+
+
 class RerouteHandle(QGraphicsItem):
     """A reroute point on a link; drag it to shape the wire, double-click to remove it."""
 
@@ -99,8 +139,15 @@ class LinkItem(QGraphicsPathItem):
             port.update()
 
     def update_path(self) -> None:
+        start, end = self.source.scene_center(), self.target.scene_center()
         via = [h.scenePos() for h in self.handles]
-        self.setPath(wire_path(self.source.scene_center(), self.target.scene_center(), via))
+        scene = self.scene()
+        if not via and scene is not None and hasattr(scene, "node_boxes"):
+            # The user's own reroute points win; otherwise go round the nodes in the way.
+            area = QRectF(start, end).normalized().adjusted(-20, -400, 20, 400)
+            skip = {self.source.node_id, self.target.node_id}
+            via = detour(start, end, scene.node_boxes(area, skip, margin=6))
+        self.setPath(wire_path(start, end, via))
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()

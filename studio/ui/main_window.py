@@ -34,6 +34,7 @@ from studio.ui.run_controller import RunController
 from studio.ui.run_presenter import RunPresenter
 from studio.ui.scene import GraphScene
 from studio.ui.timeline_link import TimelineLink
+from studio.ui.undo_buttons import steady_undo_actions
 from studio.ui.view import GraphView
 
 
@@ -254,7 +255,7 @@ class MainWindow(QMainWindow):
             bar.addAction(action)
         bar.widgetForAction(self.run_action).setObjectName("run-button")
         bar.addSeparator()
-        bar.addActions([undo, redo])
+        bar.addActions(list(steady_undo_actions(self.undo_group, self)))  # fixed width; detail in the tooltip
         bar.addSeparator()
         bar.addAction("Fit", self.view.fit_all)
         bar.addAction("Add node", lambda: self.adding.open_palette())

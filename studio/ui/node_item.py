@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
@@ -13,21 +13,23 @@ from studio.graph.model import Node
 from studio.graph.spec import NodeSpec
 from studio.textsafe import safe
 from studio.ui import theme
+from studio.ui.node_params import COLLAPSED_KEY, HEADER_HEIGHT, OnNodeEditing, paint_row
 from studio.ui.port_item import UNKNOWN_TYPE, PortItem
 from studio.ui.promotion import promoted_params
 
-if TYPE_CHECKING:
-    pass
-
 WIDTH = 210.0
-HEADER = 28.0
+HEADER = HEADER_HEIGHT
 ROW = 22.0
-PARAM_ROW = 17.0
-MAX_PARAM_ROWS = 4
+PARAM_ROW = 22.0
+# Below this zoom the node's small text would be under about 8 px on screen: draw the title
+# alone, large, instead (level of detail).
+DETAIL_ZOOM = 0.75
+TITLE_PIXELS = 15.0  # the title's height on screen when zoomed out
 
 
-class NodeItem(QGraphicsObject):
-    """One node: category-coloured header, typed ports, a few parameter values and its run state."""
+class NodeItem(OnNodeEditing, QGraphicsObject):
+    """One node: category-coloured header, typed ports, every parameter as an editable row
+    (unless collapsed to its header) and its run state."""
 
     def __init__(self, node: Node, spec: NodeSpec | None) -> None:
         super().__init__()
@@ -42,7 +44,9 @@ class NodeItem(QGraphicsObject):
         self.progress: float | None = None
         self.message = ""
         self.problems: list[str] = []
+        self.collapsed = node.extra.get(COLLAPSED_KEY) is True
         self._height = HEADER + ROW
+        self.init_editing()
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -106,18 +110,34 @@ class NodeItem(QGraphicsObject):
         self.inputs.update(ordered)
 
     def param_at(self, pos: QPointF) -> str | None:
-        """The parameter whose port row or summary row is at ``pos`` (item coordinates), if any."""
-        if self.spec is None:
+        """The parameter whose port row or widget row is at ``pos`` (item coordinates), if any."""
+        if self.spec is None or self.collapsed:
             return None
         for port in self.inputs.values():
             if port.parameter and abs(pos.y() - port.pos().y()) <= ROW / 2 and pos.x() < WIDTH / 2:
                 return port.name
-        y = HEADER + max(len(self.inputs), len(self.outputs), 1) * ROW
-        for name, _value in self._param_lines():
-            if y <= pos.y() < y + PARAM_ROW:
+        for name, rect in self.param_rows():
+            if rect.top() <= pos.y() < rect.bottom():
                 return name if self.spec.param(name) is not None else None
-            y += PARAM_ROW
         return None
+
+    def param_rows(self) -> list[tuple[str, QRectF]]:
+        """Each parameter row on the node (not driven by a wire) with its rectangle."""
+        if self.collapsed:
+            return []
+        top = self._ports_bottom() + 2
+        return [
+            (name, QRectF(0, top + i * PARAM_ROW, WIDTH, PARAM_ROW)) for i, (name, _) in enumerate(self._param_lines())
+        ]
+
+    def _ports_bottom(self) -> float:
+        return HEADER + max(len(self.inputs), len(self.outputs), 1) * ROW
+
+    def _rows_bottom(self) -> float:
+        return self._ports_bottom() + 2 + len(self._param_lines()) * PARAM_ROW
+
+    def param_rect(self, name: str) -> QRectF:
+        return next(rect for row, rect in self.param_rows() if row == name)
 
     def input_type(self, name: str) -> str | None:
         if self.spec is None:
@@ -146,17 +166,18 @@ class NodeItem(QGraphicsObject):
         self.problems = problems
         self._layout()
 
+    def set_collapsed(self, collapsed: bool) -> None:
+        if collapsed != self.collapsed:
+            self.collapsed = collapsed
+            self._layout()
+
     def _param_lines(self) -> list[tuple[str, str]]:
+        """Every parameter not driven by a wire, with its value as text."""
         if self.spec is None:
-            return [(k, _short(v)) for k, v in list(self.params.items())[:MAX_PARAM_ROWS]]
-        lines = []
-        for p in self.spec.params:
-            if p.name in self.inputs:
-                continue  # driven by a wire
-            lines.append((p.name, _short(self.params.get(p.name, p.default))))
-        if len(lines) > MAX_PARAM_ROWS:
-            lines = lines[: MAX_PARAM_ROWS - 1] + [("…", f"{len(lines) - MAX_PARAM_ROWS + 1} more")]
-        return lines
+            return [(k, _short(v)) for k, v in self.params.items()]
+        return [
+            (p.name, _short(self.params.get(p.name, p.default))) for p in self.spec.params if p.name not in self.inputs
+        ]
 
     def _footer_text(self) -> str:
         if self.state == "failed" and self.message:
@@ -167,13 +188,11 @@ class NodeItem(QGraphicsObject):
 
     def _layout(self) -> None:
         self.prepareGeometryChange()
-        rows = max(len(self.inputs), len(self.outputs), 1)
-        ports_bottom = HEADER + rows * ROW
         for i, port in enumerate(self.inputs.values()):
-            port.setPos(0, HEADER + (i + 0.5) * ROW)
+            port.setPos(0, HEADER / 2 if self.collapsed else HEADER + (i + 0.5) * ROW)
         for i, port in enumerate(self.outputs.values()):
-            port.setPos(WIDTH, HEADER + (i + 0.5) * ROW)
-        height = ports_bottom + len(self._param_lines()) * PARAM_ROW + 6
+            port.setPos(WIDTH, HEADER / 2 if self.collapsed else HEADER + (i + 0.5) * ROW)
+        height = HEADER if self.collapsed else self._rows_bottom() + 6
         if self.state == "running":
             height += 10
         footer = self._footer_text()
@@ -206,17 +225,21 @@ class NodeItem(QGraphicsObject):
         placeholder = self.spec is None
         header_color = theme.category_color(self.spec.category) if self.spec else QColor("#5a5a5a")
 
-        # Shadow, body and header.
+        zoom = option.levelOfDetailFromTransform(painter.worldTransform())
+        detailed = zoom >= DETAIL_ZOOM
+
+        # Shadow, body and header (zoomed out, the whole node takes the header's colour).
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 70))
         painter.drawRoundedRect(rect.translated(2, 3), 8, 8)
-        painter.setBrush(QColor(t.node_body))
+        painter.setBrush(QColor(t.node_body) if detailed else header_color.darker(115))
         painter.drawRoundedRect(rect, 8, 8)
-        painter.save()
-        painter.setClipRect(QRectF(0, 0, WIDTH, HEADER))  # the body's top corners, square below
-        painter.setBrush(header_color)
-        painter.drawRoundedRect(rect, 8, 8)
-        painter.restore()
+        if detailed:
+            painter.save()
+            painter.setClipRect(QRectF(0, 0, WIDTH, HEADER))  # the body's top corners, square below
+            painter.setBrush(header_color)
+            painter.drawRoundedRect(rect, 8, 8)
+            painter.restore()
 
         # Outline: selection, run state or problems.
         state_color = QColor(theme.STATE_COLORS.get(self.state, t.border))
@@ -232,13 +255,18 @@ class NodeItem(QGraphicsObject):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(rect, 8, 8)
 
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.4:
-            return  # zoomed far out: coloured boxes read better (and draw faster) than tiny text
+        self.detailed = detailed
+        if not detailed:
+            self._paint_title_only(painter, zoom)
+            return
 
-        # Title and type.
+        # Title, type and the collapse arrow.
+        painter.setPen(QColor(255, 255, 255, 200))
+        painter.setFont(_font(8))
+        painter.drawText(self.collapse_rect(), Qt.AlignmentFlag.AlignCenter, "▸" if self.collapsed else "▾")
         painter.setPen(QColor("#ffffff"))
         painter.setFont(_font(9.5, bold=True))
-        title_rect = QRectF(10, 0, WIDTH - 20, HEADER)
+        title_rect = QRectF(22, 0, WIDTH - 30, HEADER)
         painter.drawText(title_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, safe(self.node_id))
         painter.setFont(_font(8))
         painter.setPen(QColor(255, 255, 255, 180))
@@ -247,9 +275,42 @@ class NodeItem(QGraphicsObject):
             painter.drawText(title_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, type_text)
         self._paint_badge(painter, state_color)
 
-        # Port names.
+        y = HEADER + 4
+        if not self.collapsed:
+            self._paint_ports(painter)
+            self._paint_params(painter)
+            y = self._rows_bottom() + 4
+
+        # Progress bar while running.
+        if self.state == "running":
+            bar = QRectF(10, y, WIDTH - 20, 5)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(t.border))
+            painter.drawRoundedRect(bar, 2.5, 2.5)
+            if self.progress is not None:
+                painter.setBrush(state_color)
+                painter.drawRoundedRect(QRectF(bar.x(), bar.y(), bar.width() * self.progress, 5), 2.5, 2.5)
+            y += 10
+
+        footer = self._footer_text()
+        if footer:
+            painter.setFont(_font(8))
+            painter.setPen(QColor("#ff8a80"))
+            painter.drawText(self._footer_rect(footer, y), Qt.TextFlag.TextWordWrap, safe(footer))
+
+    def _paint_title_only(self, painter: QPainter, zoom: float) -> None:
+        """Zoomed out: the node's name alone, about TITLE_PIXELS high on screen, over its box."""
+        font = QFont(_font(9.5, bold=True))
+        font.setPixelSize(max(1, round(min(TITLE_PIXELS / max(zoom, 0.01), 80))))
+        painter.setFont(font)
+        painter.setPen(QColor("#ffffff"))
+        area = QRectF(6, 0, WIDTH - 12, self._height)
+        text = QFontMetricsF(font).elidedText(safe(self.node_id), Qt.TextElideMode.ElideRight, area.width())
+        painter.drawText(area, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_ports(self, painter: QPainter) -> None:
+        t = theme.current()
         painter.setFont(_font(8.5))
-        painter.setPen(QColor(t.node_text))
         for port in self.inputs.values():
             y = port.pos().y()
             painter.setPen(QColor(t.node_text))
@@ -271,38 +332,23 @@ class NodeItem(QGraphicsObject):
                 port.name,
             )
 
-        # Parameter values.
-        rows = max(len(self.inputs), len(self.outputs), 1)
-        y = HEADER + rows * ROW
-        painter.setFont(_font(8))
-        for name, value in self._param_lines():
-            painter.setPen(QColor(t.dim_text))
-            painter.drawText(QRectF(12, y, WIDTH / 2, PARAM_ROW), Qt.AlignmentFlag.AlignVCenter, name)
-            painter.setPen(QColor(t.node_text))
-            painter.drawText(
-                QRectF(WIDTH / 2 - 20, y, WIDTH / 2 + 8, PARAM_ROW),
-                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
-                value,
-            )
-            y += PARAM_ROW
-        y += 4
-
-        # Progress bar while running.
-        if self.state == "running":
-            bar = QRectF(10, y, WIDTH - 20, 5)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(t.border))
-            painter.drawRoundedRect(bar, 2.5, 2.5)
-            if self.progress is not None:
-                painter.setBrush(state_color)
-                painter.drawRoundedRect(QRectF(bar.x(), bar.y(), bar.width() * self.progress, 5), 2.5, 2.5)
-            y += 10
-
-        footer = self._footer_text()
-        if footer:
-            painter.setFont(_font(8))
-            painter.setPen(QColor("#ff8a80"))
-            painter.drawText(self._footer_rect(footer, y), Qt.TextFlag.TextWordWrap, safe(footer))
+    def _paint_params(self, painter: QPainter) -> None:
+        t = theme.current()
+        font = _font(8.5)
+        for name, rect in self.param_rows():
+            param = self.spec.param(name) if self.spec is not None else None
+            if param is None:  # a placeholder's saved values: shown, not editable
+                painter.setFont(font)
+                painter.setPen(QColor(t.dim_text))
+                painter.drawText(rect.adjusted(12, 0, -12, 0), Qt.AlignmentFlag.AlignVCenter, name)
+                painter.setPen(QColor(t.node_text))
+                painter.drawText(
+                    rect.adjusted(12, 0, -12, 0),
+                    Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                    _short(self.params.get(name)),
+                )
+                continue
+            paint_row(painter, rect, param, self.params.get(name, param.default), font, name == self.hover_row)
 
     def _paint_badge(self, painter: QPainter, color: QColor) -> None:
         label = {"queued": "queued", "running": "", "cached": "cached", "done": "✓", "failed": "failed"}.get(self.state)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QWidget,
@@ -33,6 +34,7 @@ from studio.nodeapi.kinds import KIND_LABELS
 
 INT32 = 2**31 - 1
 SLIDER_STEPS = 1000
+SPIN_WIDTH = 90
 SEED_MODES = ("fixed", "randomize", "increment")
 
 
@@ -70,7 +72,10 @@ class NumberEditor(ParamEditor):
             self.spin = QSpinBox()
             self.spin.setRange(-INT32, INT32)
         self.spin.setKeyboardTracking(False)
-        self.spin.setMinimumWidth(90)
+        # No up/down buttons (the theme hides them: flat boxes drew them blank; NoButtons here
+        # would squash the text under a style sheet): the slider, the wheel and the arrow keys
+        # step the value. One width for every box, so every slider is as long.
+        self.spin.setMinimumWidth(SPIN_WIDTH)
         self.spin.valueChanged.connect(lambda v: self._emit(float(v) if self.is_float else int(v)))
         self.slider: QSlider | None = None
         if spec.min is not None and spec.max is not None and spec.max > spec.min:
@@ -78,6 +83,8 @@ class NumberEditor(ParamEditor):
             self.slider.setRange(0, SLIDER_STEPS)
             self.slider.valueChanged.connect(self._slider_moved)
             self.layout_.addWidget(self.slider, 1)
+        if self.slider is not None:
+            self.spin.setFixedWidth(SPIN_WIDTH)
         self.layout_.addWidget(self.spin, 0 if self.slider else 1)
         if spec.min is not None or spec.max is not None:
             self.setToolTip(f"{spec.doc}\nrange {spec.min:g} to {spec.max:g}" if self.slider else spec.doc)
@@ -143,6 +150,7 @@ class TextEditor(ParamEditor):
             self.box.setMinimumHeight(80)
             self.box.setMaximumHeight(140)
             self.box.setTabChangesFocus(True)
+            self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)  # no gap above the box
             self.box.textChanged.connect(lambda: self._emit(self.box.toPlainText()))
         else:
             self.box = QLineEdit()

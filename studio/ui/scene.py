@@ -13,7 +13,7 @@ from PySide6.QtCore import QLineF, QPointF, QRectF, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QGraphicsScene, QInputDialog
 
-from studio.graph.model import Graph, GraphChange, Link, Node
+from studio.graph.model import MISSING, Graph, GraphChange, Link, Node
 from studio.graph.registry import NodeRegistry
 from studio.graph.types import can_connect
 from studio.ui import commands as cmd
@@ -22,6 +22,7 @@ from studio.ui.group_item import GroupItem
 from studio.ui.link_drag import LinkDragging
 from studio.ui.link_item import DraftLinkItem, LinkItem
 from studio.ui.node_item import NodeItem
+from studio.ui.node_params import COLLAPSED_KEY
 from studio.ui.port_item import UNKNOWN_TYPE, PortItem
 from studio.ui.promotion import promoted_params
 
@@ -34,6 +35,8 @@ class GraphScene(LinkDragging, QGraphicsScene):
     graph_replaced = Signal()
     edit_refused = Signal(str)
     node_inputs_changed = Signal(str)  # a node's parameters were promoted to inputs, or freed again
+    nodes_changed = Signal()  # a node was added or removed (the canvas hint and minimap follow)
+    param_edit_requested = Signal(str, str)  # (node id, parameter): edit it in the inspector (long text, paths)
 
     def __init__(self, registry: NodeRegistry, undo_stack: QUndoStack, parent: Any = None) -> None:
         super().__init__(parent)
@@ -48,6 +51,7 @@ class GraphScene(LinkDragging, QGraphicsScene):
         self._draft_detached: Link | None = None
         self._removed: list[Any] = []  # items kept alive until control returns to the event loop
         self.setSceneRect(QRectF(-5000, -5000, 10000, 10000))
+        self._reroute_timer = QTimer(self, singleShot=True, interval=0, timeout=self.reroute_links)
         self.selectionChanged.connect(self._on_selection)
 
     # ---- mirroring the model -------------------------------------------------------------
@@ -68,6 +72,8 @@ class GraphScene(LinkDragging, QGraphicsScene):
             self._add_node_item(node)
         for link in graph.links:
             self._add_link_item(link)
+        self.reroute_links()
+        self.nodes_changed.emit()
         self.graph_replaced.emit()
 
     def _on_change(self, change: GraphChange) -> None:
@@ -78,6 +84,8 @@ class GraphScene(LinkDragging, QGraphicsScene):
             item = self.node_items.pop(change.node_id, None)
             if item is not None:
                 self._discard(item)
+                self._reroute_soon()
+                self.nodes_changed.emit()
         elif kind == "link_added":
             self._add_link_item(change.link)
         elif kind == "link_removed":
@@ -95,12 +103,18 @@ class GraphScene(LinkDragging, QGraphicsScene):
             if item is not None:
                 item.update_params(self.graph.node(change.node_id).params)
         elif kind == "node_changed":
-            self._promotion_changed(change.node_id)
+            item = self.node_items.get(change.node_id)
+            if item is not None and change.name == COLLAPSED_KEY:
+                item.set_collapsed(change.value is True)
+                self._reroute_soon()
+            else:
+                self._promotion_changed(change.node_id)
         elif kind == "node_moved":
             item = self.node_items.get(change.node_id)
             if item is not None:
                 item.setPos(QPointF(*change.value))
                 self._grow_to(item)
+                self._reroute_soon()
         elif kind == "group_added":
             self._add_group_item(change.name)
         elif kind == "group_removed":
@@ -125,6 +139,13 @@ class GraphScene(LinkDragging, QGraphicsScene):
         self.node_items[node.id] = item
         self.addItem(item)
         self._grow_to(item)
+        self._reroute_soon()
+        self.nodes_changed.emit()
+
+    def _reroute_soon(self) -> None:
+        """Route the wires again once the current edit is done (one pass for many changes)."""
+        if not self._reroute_timer.isActive():
+            self._reroute_timer.start()
 
     def _grow_to(self, item: Any) -> None:
         """Keep room to pan around every item (the view cannot scroll past the scene rect)."""
@@ -176,6 +197,27 @@ class GraphScene(LinkDragging, QGraphicsScene):
         snapped = (round(pos.x() / GRID) * GRID, round(pos.y() / GRID) * GRID)
         self.push(cmd.AddNodeCommand(self.graph, Node(node_id, type_name, spec.default_params(), position=snapped)))
         return node_id
+
+    def edit_param(self, node_id: str, name: str, value: Any) -> str | None:
+        """Set parameter ``name`` of ``node_id`` as one undo command (consecutive edits of one
+        parameter merge); returns why ``value`` is refused instead, leaving the model as it was."""
+        spec = self.registry.get(self.graph.node(node_id).type)
+        param = spec.param(name) if spec is not None else None
+        if param is None:
+            return f"{node_id} has no parameter {name!r}"
+        reason = param.check(value)
+        if reason:
+            return f"{name} {reason}"
+        old = self.graph.node(node_id).params.get(name, MISSING)
+        if not (type(old) is type(value) and old == value):
+            self.push(cmd.SetParamCommand(self.graph, node_id, name, value))
+        return None
+
+    def set_collapsed(self, node_id: str, collapsed: bool) -> None:
+        """Show ``node_id`` as its header only (or in full again), one undo step saved with the graph."""
+        if (self.graph.node(node_id).extra.get(COLLAPSED_KEY) is True) != collapsed:
+            text = f"{'Collapse' if collapsed else 'Expand'} {node_id}"
+            self.push(cmd.SetNodeExtraCommand(self.graph, node_id, COLLAPSED_KEY, True if collapsed else MISSING, text))
 
     # ---- promoted parameters --------------------------------------------------------------------
     def is_promoted(self, node_id: str, name: str) -> bool:
@@ -346,6 +388,19 @@ class GraphScene(LinkDragging, QGraphicsScene):
             painter.setPen(major if y % (GRID * 5) == 0 else minor)
             painter.drawLine(QLineF(rect.left(), y, rect.right(), y))
             y += GRID
+
+    def node_boxes(self, area: QRectF, skip: set[str], margin: float = 0.0) -> list[QRectF]:
+        """The scene rectangles of the nodes within ``area``, except those in ``skip``."""
+        return [
+            item.sceneBoundingRect().adjusted(-margin, -margin, margin, margin)
+            for item in self.items(area)
+            if isinstance(item, NodeItem) and item.node_id not in skip
+        ]
+
+    def reroute_links(self) -> None:
+        """Route every wire again (a node moved, appeared or changed size: wires go round it)."""
+        for item in self.link_items.values():
+            item.update_path()
 
     def items_bounding_rect(self) -> QRectF:
         rect = QRectF()

@@ -181,6 +181,7 @@ QPushButton:hover {{ border-color: {t.accent}; }}
 QPushButton#primary {{ background: {t.accent}; color: white; border-color: {t.accent}; font-weight: 600; }}
 QLineEdit, QPlainTextEdit, QSpinBox, QDoubleSpinBox, QComboBox {{ background: {t.base}; color: {t.text};
   border: 1px solid {t.border}; border-radius: 4px; padding: 3px 5px; selection-background-color: {t.accent}; }}
+QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 0px; border: none; }}
 QLineEdit:focus, QPlainTextEdit:focus, QSpinBox:focus, QDoubleSpinBox:focus, QComboBox:focus {{
   border-color: {t.accent}; }}
 QLineEdit[invalid="true"], QPlainTextEdit[invalid="true"] {{ border-color: #e5534b; }}

@@ -28,6 +28,18 @@ class GraphView(QGraphicsView):
         self.setAcceptDrops(False)  # the main window takes dropped files
         self._pan_from: QPointF | None = None
         self.minimap = Minimap(self)
+        scene.nodes_changed.connect(self._nodes_changed)
+        scene.changed.connect(lambda _regions: self.minimap.refresh())  # nodes moved or grew
+
+    def shows_hint(self) -> bool:
+        """Whether the empty-canvas hint is drawn (only while the graph has no node)."""
+        return not self.scene().node_items
+
+    def _nodes_changed(self) -> None:
+        # The hint is drawn over the whole viewport, outside any item's area: repaint all of it,
+        # or the hint stays painted over the first node until something repaints everything.
+        self.viewport().update()
+        self.minimap.refresh()
 
     def zoom(self) -> float:
         return self.transform().m11()
@@ -41,7 +53,7 @@ class GraphView(QGraphicsView):
         after = self.mapToScene(anchor.toPoint())
         delta = after - before
         self.translate(delta.x(), delta.y())
-        self.minimap.update()
+        self.minimap.refresh()
 
     def fit_all(self) -> None:
         rect = self.scene().items_bounding_rect()
@@ -54,7 +66,7 @@ class GraphView(QGraphicsView):
             self.resetTransform()
             self.scale(1.2, 1.2)
             self.centerOn(rect.center())
-        self.minimap.update()
+        self.minimap.refresh()
 
     def center_scene_pos(self) -> QPointF:
         return self.mapToScene(self.viewport().rect().center())
@@ -79,7 +91,7 @@ class GraphView(QGraphicsView):
             delta = (event.position() - self._pan_from) / self.zoom()
             self._pan_from = event.position()
             self.translate(delta.x(), delta.y())
-            self.minimap.update()
+            self.minimap.refresh()
             event.accept()
             return
         super().mouseMoveEvent(event)
@@ -91,7 +103,7 @@ class GraphView(QGraphicsView):
             event.accept()
             return
         super().mouseReleaseEvent(event)
-        self.minimap.update()
+        self.minimap.refresh()
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         item = self.itemAt(event.position().toPoint())
@@ -113,7 +125,7 @@ class GraphView(QGraphicsView):
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         """On an empty canvas, say how to start."""
-        if self.scene().node_items:
+        if not self.shows_hint():
             return
         painter.save()
         painter.resetTransform()
@@ -134,7 +146,7 @@ class GraphView(QGraphicsView):
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802
         super().scrollContentsBy(dx, dy)
-        self.minimap.update()
+        self.minimap.refresh()
 
 
 class Minimap(QWidget):
@@ -148,6 +160,31 @@ class Minimap(QWidget):
         self.resize(*self.SIZE)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Minimap: click to move the view")
+        self.hide()  # until part of the graph is out of view
+
+    def refresh(self) -> None:
+        """Shown only while part of the graph is out of view (when all of it shows, a map adds
+        nothing and would only cover nodes); repainted to follow the view."""
+        scene = self.view.scene()
+        if scene is None:
+            return  # the window is closing
+        visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        wanted = bool(scene.node_items) and not visible.contains(scene.items_bounding_rect())
+        if wanted != self.isVisible():
+            self.setVisible(wanted)
+        if wanted:
+            self.update()
+
+    def covers_nodes(self) -> bool:
+        """Whether a node lies under the minimap (it is then drawn faint unless pointed at)."""
+        area = self.view.mapToScene(self.geometry()).boundingRect()
+        return any(item.sceneBoundingRect().intersects(area) for item in self.view.scene().node_items.values())
+
+    def enterEvent(self, event: Any) -> None:  # noqa: N802
+        self.update()
+
+    def leaveEvent(self, event: Any) -> None:  # noqa: N802
+        self.update()
 
     def place(self) -> None:
         parent = self.view.viewport().geometry()
@@ -173,6 +210,8 @@ class Minimap(QWidget):
         t = theme.current()
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if not self.underMouse() and self.covers_nodes():
+            painter.setOpacity(0.3)  # the nodes beneath show through; pointing at it brings it back
         painter.setPen(QPen(QColor(t.border)))
         background = QColor(t.panel)
         background.setAlpha(220)

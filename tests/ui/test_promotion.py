@@ -221,8 +221,7 @@ def test_the_node_menu_promotes_the_parameter_under_the_cursor(window):
     ids = pattern_graph(window)
     scene = window.scene
     item = scene.node_items[ids["pattern"]]
-    lines = [name for name, _ in item._param_lines()]
-    rows_top = item.mapToScene(QPointF(20, 28 + 22 + 17 * lines.index("height") + 8))
+    rows_top = item.mapToScene(item.param_rect("height").center())
     node_item, param = window.adding.node_and_param_at(rows_top)
     assert (node_item, param) == (item, "height")
     menu = QMenu()
