@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,14 +34,56 @@ pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """A two-CPU Ray cluster on loopback; its workers inherit this process's STUDIO_HOME and PYTHONPATH."""
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
+def cluster(tmp_path_factory):
+    """A two-CPU Ray head on loopback (``ray start --head --block``, stopped by its process id);
+    this process is connected as a driver. The workers inherit this
+    process's STUDIO_HOME and PYTHONPATH."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("ray") / "head.log"
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        # Token authentication is read once per process, when Ray is imported: a driver in this
+        # process could not take it up now. The cluster listens on loopback for this module only.
+        env.setenv("RAY_AUTH_MODE", "disabled")
+        with open(log, "wb") as output:
+            head = subprocess.Popen(
+                [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block", f"--port={port}"]
+                + ["--node-ip-address=127.0.0.1", "--num-cpus=2", "--num-gpus=0", "--include-dashboard=false"]
+                + ["--disable-usage-stats"],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            address = f"127.0.0.1:{port}"
+            _wait_for_port(port, head, log)
+            ray.init(address=address, log_to_driver=False)
+            yield address
+        finally:
+            ray.shutdown()
+            head.terminate()
+            try:
+                head.wait(60)
+            except subprocess.TimeoutExpired:
+                head.kill()
+                head.wait(10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_port(port: int, head: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert head.poll() is None, log.read_text(errors="replace")[-3000:]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"the Ray head did not start: {log.read_text(errors='replace')[-3000:]}")
 
 
 class Recorder(BatchPrinter):
@@ -96,14 +142,18 @@ def same_video(a: Path, b: Path) -> None:
     assert difference < 1.0
 
 
-def test_a_cluster_batch_renders_the_files_a_local_batch_does(cluster, tmp_path, capsys):
+def test_a_cluster_batch_renders_the_files_a_local_batch_does(cluster, tmp_path):
     local, farm = tmp_path / "local", tmp_path / "farm"
     assert main(["batch", str(PATTERN), "--vary", "pattern.seed=1..4", "-o", str(local)]) == 0
-    capsys.readouterr()
-    code, events = batch_json(
-        capsys, str(PATTERN), "--vary", "pattern.seed=1..4", "-o", str(farm), "--cluster", "local"
+    done = subprocess.run(  # a driver of its own, connecting as a user would
+        [sys.executable, "-m", "studio.cli", "batch", str(PATTERN), "--vary", "pattern.seed=1..4"]
+        + ["-o", str(farm), "--cluster", cluster, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
-    assert code == 0
+    assert done.returncode == 0, done.stderr[-3000:]
+    events = [json.loads(line) for line in done.stdout.splitlines()]
     summary = events[-1]
     assert summary["event"] == "batch_done" and summary["ok"] and summary["counts"]["ok"] == 4
     workers = {e["worker"] for e in events if e["event"] == "job_started"}
@@ -190,18 +240,9 @@ def test_a_worker_refuses_a_hostile_graph_and_names_a_missing_model(cluster, tmp
 
 @pytest.mark.ml
 def test_starter_jobs_keep_their_model_loaded_on_each_worker(cluster, tmp_path, capsys):
-    code, events = batch_json(
-        capsys,
-        str(STARTER),
-        "--vary",
-        "sampler.steps=2",
-        "--vary",
-        "sampler.seed=1..4",
-        "-o",
-        str(tmp_path),
-        "--cluster",
-        "local",
-    )
+    cheap = ["sampler.steps=2", "upscale.scale=1", "interpolate.multiplier=2", "interpolate.method=blend"]
+    vary = [arg for value in [*cheap, "sampler.seed=1..4"] for arg in ("--vary", value)]
+    code, events = batch_json(capsys, str(STARTER), *vary, "-o", str(tmp_path), "--cluster", cluster)
     assert code == 0, events[-1]
     loads = [e for e in events if e["event"] == "node_started" and e["node_id"] == "model"]
     assert len(loads) <= 2  # once per worker; the other jobs found it loaded

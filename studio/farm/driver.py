@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from studio.run_console import RunWatch
 
 RESTARTS = 3  # a worker process that dies is restarted (and its job retried) up to this many times
 POLL_S = 0.1
+CONNECT_TIMEOUT_S = 10.0
 CANCEL_WAIT_S = 60.0  # how long a cancelled batch waits for its running jobs to stop (a model load cannot)
 
 
@@ -49,10 +51,15 @@ def connect(address: str, num_cpus: int | None = None) -> Iterator[None]:
     if address == "local":
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves this machine
         options.update(include_dashboard=False, _node_ip_address="127.0.0.1", num_cpus=num_cpus)
+    else:
+        _check_reachable(address)
     try:
         ray.init(address=address, **options)
     except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise FarmError(f"--cluster {address}: cannot connect to a Ray cluster there ({exc})") from None
+        hint = "" if address == "local" else "; a cluster with token authentication needs RAY_AUTH_MODE=token here too"
+        raise FarmError(
+            f"--cluster {address}: cannot connect to a Ray cluster there ({_first_line(exc)}){hint}"
+        ) from None
     try:
         yield
     finally:
@@ -257,6 +264,17 @@ def run_on_cluster(
             return farm.run(jobs, registry, output_dir, printer, token, shared=shared)
         finally:
             farm.close()
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse a ``HOST:PORT`` that nothing answers on: ``ray.init`` would retry it without end."""
+    host, sep, port = address.rpartition(":")
+    if not sep or "://" in address or not port.isdigit():
+        return  # "auto", a ray:// client address: Ray's own rules
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise FarmError(f"--cluster {address}: no Ray cluster answers there ({exc.strerror or exc})") from None
 
 
 def _first_line(exc: BaseException) -> str:
