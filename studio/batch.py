@@ -191,6 +191,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
         registry = default_registry()
         for problem in registry.problems:
             print(f"warning: {safe(str(problem))}", file=sys.stderr)
+        if args.shared and not args.cluster:
+            raise UsageError(["--shared: only with --cluster (it says the workers share the output folder)"])
+        if args.cluster and (args.models or args.device):
+            option = "--models" if args.models else "--device"
+            raise UsageError([f"{option}: not with --cluster (workers use their own settings and model folders)"])
         graph = _load(args.graph)
         try:
             jobs = build_jobs(graph, registry, parse_variations(graph, registry, args.vary))

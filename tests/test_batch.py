@@ -159,3 +159,12 @@ def test_a_free_worker_takes_a_job_whose_model_it_holds(registry):
     assert batch._choose(2).values["model.path"] == "c.safetensors"  # one no worker holds
     assert batch._choose(0).values["model.path"] == "a.safetensors"
     assert [job.index for job in batch.pending] == [2, 4, 6]
+
+
+def test_cluster_only_and_local_only_options_are_refused_in_the_wrong_place(tmp_path, capsys):
+    assert main(["batch", str(PATTERN), "--vary", "pattern.seed=1", "--shared", "-o", str(tmp_path)]) == 2
+    assert main(["batch", str(PATTERN), "--vary", "pattern.seed=1", "--cluster", "local", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("studio batch: --shared: only with --cluster")
+    assert err[1].startswith("studio batch: --device: not with --cluster")
+    assert list(tmp_path.iterdir()) == []

@@ -258,8 +258,13 @@ def run_on_cluster(
     address: str, jobs: list, registry: Any, output_dir: Path, printer: BatchPrinter, token: Any, shared: bool = False
 ) -> BatchSummary:
     """Run ``jobs`` on the cluster at ``address`` (or ``local``) with workers for this batch only."""
+    import ray.exceptions
+
     with connect(address):
-        farm = Farm(max_workers=len(jobs))
+        try:
+            farm = Farm(max_workers=len(jobs))
+        except ray.exceptions.RayError as exc:  # a worker could not start (studio missing on a node?)
+            raise FarmError(f"--cluster {address}: the render workers could not start: {_first_line(exc)}") from None
         try:
             return farm.run(jobs, registry, output_dir, printer, token, shared=shared)
         finally:
