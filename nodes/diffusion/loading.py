@@ -195,7 +195,7 @@ def load_model(
     adapter = families.adapter(family.name)
     torch_dtype = getattr(torch, dtype)
     if "diffusers" not in sys.modules:
-        status("Importing diffusers (the first run only)…")
+        status("Importing diffusers (first run only)…")
     cls = adapter.load_class()
     parts = parts or ModelParts()
     if config is not None and path.is_dir():

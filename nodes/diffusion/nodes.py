@@ -123,7 +123,7 @@ def load_model_node(
     else:
         raise NodeError(f"family {family!r} is not installed; installed: {', '.join(families.names)}")
     if "torch" not in sys.modules:
-        ctx.status("Importing torch (the first run only: it takes a few seconds)…")
+        ctx.status("Importing torch (first run only)…")
     with torch_work("loading the model"):
         device = ctx.device  # "auto" looks for a GPU
         handle = load_model(
