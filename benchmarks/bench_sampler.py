@@ -111,21 +111,19 @@ def main() -> None:
         finally:
             spent[0] += time.perf_counter() - t0
 
-    import nodes.diffusion.nodes as node_module
-
     positive = call("TextEncode", model=model, text=prompt)["conditioning"]
     latent = call("EmptyLatent", model=model, width=size, height=size)["latent"]
     on_times, off_times, shares = [], [], []
     for i in range(args.repeats):
         for settings, sink in ((every, on_times), (off, off_times)):
             spent[0] = 0.0
-            node_module.latent_preview = timed_preview
+            previews_module.latent_preview = timed_preview  # model_previewer looks it up per call
             try:
                 t0 = time.perf_counter()
                 call("Sampler", settings, model=model, positive=positive, latent=latent, steps=steps, cfg=cfg, seed=i)
                 elapsed = time.perf_counter() - t0
             finally:
-                node_module.latent_preview = original
+                previews_module.latent_preview = original
             sink.append(elapsed)
             if settings is every:
                 shares.append(spent[0] / elapsed)

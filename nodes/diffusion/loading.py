@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nodes.diffusion.previews import with_folder_factors
 from nodes.diffusion.values import ModelHandle, ModelParts
 from studio.nodeapi import FamilyRegistry, FamilySpec, NodeError
 from studio.nodeapi.weights import WeightsFileError, read_model_index, safetensors_header
@@ -194,7 +195,7 @@ def load_model(
     adapter = families.adapter(family.name)
     torch_dtype = getattr(torch, dtype)
     if "diffusers" not in sys.modules:
-        status("Importing diffusers (the first run only)…")
+        status("Importing diffusers (first run only)…")
     cls = adapter.load_class()
     parts = parts or ModelParts()
     if config is not None and path.is_dir():
@@ -232,7 +233,7 @@ def load_model(
         device=device,
         dtype=dtype,
         offload=offload,
-        latent_format=adapter.latent_format(pipe),
+        latent_format=with_folder_factors(adapter.latent_format(pipe), path, logger),
     )
 
 

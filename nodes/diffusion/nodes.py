@@ -17,7 +17,7 @@ from nodes.diffusion.families import BUILTIN_FAMILY_NAMES, SampleJob
 from nodes.diffusion.images import FIT_CHOICES, fit_image, latent_pixel_size
 from nodes.diffusion.loading import DTYPES, OFFLOAD, OFFLOAD_DOC, detect_family, load_model, refuse_pickle, resolve_path
 from nodes.diffusion.lora import loras_active
-from nodes.diffusion.previews import latent_preview
+from nodes.diffusion.previews import model_previewer
 from nodes.diffusion.schedulers import SCHEDULER_CHOICES, make_scheduler
 from nodes.diffusion.speedups import SPEEDUP_DOC, SPEEDUPS, THRESHOLD_DOC, step_caching
 from nodes.diffusion.values import LATENT_ON_DISK, Conditioning, Latent, ModelHandle, ModelParts
@@ -123,7 +123,7 @@ def load_model_node(
     else:
         raise NodeError(f"family {family!r} is not installed; installed: {', '.join(families.names)}")
     if "torch" not in sys.modules:
-        ctx.status("Importing torch (the first run only: it takes a few seconds)…")
+        ctx.status("Importing torch (first run only)…")
     with torch_work("loading the model"):
         device = ctx.device  # "auto" looks for a GPU
         handle = load_model(
@@ -280,11 +280,12 @@ def sampler(
     else:
         _same_family(model, negative, "negative")
     fmt = latent.format
+    preview = model_previewer(model, fmt, ctx.settings.model_folders, ctx.logger)
 
     def on_step(index: int, total: int, make: Callable[[], Any]) -> None:
         ctx.progress(index + 1, total)
         if ctx.wants_preview(index + 1, total):
-            ctx.preview(lambda: latent_preview(make(), fmt), index + 1, total)
+            ctx.preview(lambda: preview(make()), index + 1, total)
         ctx.check_cancelled()
 
     job = SampleJob(

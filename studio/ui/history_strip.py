@@ -43,7 +43,7 @@ class HistoryStrip(QWidget):
         self.list.setWrapping(False)
         self.list.setIconSize(THUMB)
         self.list.setGridSize(QSize(THUMB.width() + 56, THUMB.height() + 48))
-        self.list.setWordWrap(True)
+        self.list.setWordWrap(False)  # two lines at most: the prompt (elided), then seed · length · time
         self.list.setMovement(QListView.Movement.Static)
         self.empty = QLabel(EMPTY_TEXT)
         self.empty.setObjectName("dim")

@@ -180,8 +180,8 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
         ]
 
     def _footer_text(self) -> str:
-        if self.state == "failed" and self.message:
-            return self.message
+        if self.state in ("failed", "running") and self.message:
+            return self.message  # why it failed, or what it is doing before its progress starts
         if self.problems:
             return self.problems[0]
         return ""

@@ -15,7 +15,7 @@ from studio.textsafe import safe
 
 PROMPT_PARAMS = ("text", "prompt")
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi")
-PROMPT_CHARS = 34  # what fits under a 128 px thumbnail on one line
+PROMPT_CHARS = 24  # what fits on one line under a thumbnail (the grid is 184 px wide)
 
 
 @dataclass

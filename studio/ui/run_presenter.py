@@ -64,6 +64,8 @@ class RunPresenter(QObject):
         self.window.preview.show_progress(node_id, done, total)
 
     def _status(self, job_id: int, node_id: str, text: str) -> None:
+        item = self.scene.node_items.get(node_id)
+        self._state(node_id, "running", item.progress if item is not None else None, text)
         self.window.preview.show_status(node_id, text)
         self.window.statusBar().showMessage(safe(f"Run #{job_id} · {node_id}: {text}"))
 

@@ -94,5 +94,6 @@ def test_what_a_node_is_doing_shows_before_its_first_step(window, qtbot):
     assert said.args[1:] == [ids["sampler"], "Warming up the fake sampler…"]
     assert "Warming up the fake sampler…" in window.preview.caption.text()
     assert "Warming up the fake sampler…" in window.statusBar().currentMessage()
+    assert window.scene.node_items[ids["sampler"]]._footer_text() == "Warming up the fake sampler…"
     with qtbot.waitSignal(window.runs.run_finished, timeout=20_000):
         GATE.set()
