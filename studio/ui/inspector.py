@@ -18,11 +18,14 @@ from typing import Any
 from PySide6.QtCore import QObject, QPoint, Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QMenu, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
+from studio.bundled import find_bundled
 from studio.graph.model import GraphChange
 from studio.graph.validate import node_params
 from studio.ui.commands import SetMetaCommand, SetParamCommand
 from studio.ui.param_widgets import ParamEditor, SeedEditor, make_editor
 from studio.ui.promotion import add_promotion_actions
+from studio.ui.prompt_box import PromptEdit
+from studio.vocabulary import model_folder_feeding, vocabulary_of
 
 SEED_MODES_KEY = "seed_modes"
 log = logging.getLogger(__name__)
@@ -243,6 +246,8 @@ class Inspector(QWidget):
                 editor.set_mode(self.seed_mode(node.id, param.name))
                 editor.mode_edited.connect(lambda mode, name=param.name: self.set_seed_mode(name, mode))
             editor.setToolTip(param.doc)
+            if isinstance(getattr(editor, "box", None), PromptEdit):
+                editor.box.set_vocabulary(*self._prompt_vocabulary(node.id))
             error = QLabel()
             error.setObjectName("error")
             error.setWordWrap(True)
@@ -289,6 +294,25 @@ class Inspector(QWidget):
         add_promotion_actions(menu, self.scene, self.node_id, name)
         menu.popup(global_pos)
         return menu
+
+    def _prompt_vocabulary(self, node_id: str) -> tuple[Any, str]:
+        """The closed vocabulary of the model feeding ``node_id`` (None for open ones), and its name."""
+        from studio.models import BUNDLED_STARTER  # here: the window starts without the model scanner
+
+        path = model_folder_feeding(self.graph, node_id)
+        folder = self._model_folder(path) if path else None
+        if folder is None:
+            return None, ""
+        return vocabulary_of(folder), "The starter model" if path == BUNDLED_STARTER else f"The model {folder.name}"
+
+    def _model_folder(self, path: str) -> Path | None:
+        """Where a loader's ``path`` points: a bundled model, an absolute or working-folder path,
+        or a path inside a model folder (as the loader resolves it)."""
+        bundled = find_bundled(path)
+        if bundled is not None:
+            return bundled
+        candidates = [Path(path).expanduser()] + [Path(f).expanduser() / path for f in self.model_folders]
+        return next((c for c in candidates if c.is_dir()), None)
 
     def focus_param(self, node_id: str, name: str) -> None:
         """Show ``node_id`` and put the keyboard in parameter ``name``'s editor (a click on a

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from studio.graph import types as t
 from studio.graph.spec import SEED_MAX, ParamSpec
 from studio.nodeapi.kinds import KIND_LABELS
+from studio.ui.prompt_box import PromptEdit
 
 INT32 = 2**31 - 1
 SLIDER_STEPS = 1000
@@ -145,18 +146,22 @@ class TextEditor(ParamEditor):
     def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
         if spec.multiline:
-            self.box: QLineEdit | QPlainTextEdit = QPlainTextEdit()
+            self.box: QLineEdit | QPlainTextEdit = PromptEdit()
             self.box.setPlaceholderText(spec.doc or "Describe what you want to see…")
             self.box.setMinimumHeight(80)
             self.box.setMaximumHeight(140)
             self.box.setTabChangesFocus(True)
             self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)  # no gap above the box
             self.box.textChanged.connect(lambda: self._emit(self.box.toPlainText()))
+            self.layout_.setDirection(QBoxLayout.Direction.TopToBottom)
+            self.layout_.setSpacing(3)
+            self.layout_.addWidget(self.box, 1)
+            self.layout_.addWidget(self.box.note)  # what the model's vocabulary says of the prompt
         else:
             self.box = QLineEdit()
             self.box.setPlaceholderText(spec.doc)
             self.box.editingFinished.connect(lambda: self._emit(self.box.text()))
-        self.layout_.addWidget(self.box, 1)
+            self.layout_.addWidget(self.box, 1)
 
     def text(self) -> str:
         return self.box.toPlainText() if isinstance(self.box, QPlainTextEdit) else self.box.text()
@@ -170,6 +175,8 @@ class TextEditor(ParamEditor):
         else:
             self.box.setText(str(value))
         self.box.blockSignals(False)
+        if isinstance(self.box, PromptEdit):
+            self.box.refresh_note()
 
 
 class PathEditor(TextEditor):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QPlainTextEdit
 from ui_support import small_graph
 
 from studio.ui.param_widgets import ChoiceEditor, NumberEditor, PathEditor, SeedEditor, TextEditor
@@ -17,7 +18,7 @@ def test_widgets_are_generated_from_the_spec(window):
     editors = window.inspector.editors
     assert isinstance(editors["steps"], NumberEditor) and editors["steps"].slider is not None
     assert isinstance(editors["seed"], SeedEditor)
-    assert isinstance(editors["prompt"], TextEditor) and editors["prompt"].box.__class__.__name__ == "QPlainTextEdit"
+    assert isinstance(editors["prompt"], TextEditor) and isinstance(editors["prompt"].box, QPlainTextEdit)
     assert "frames" not in editors  # an input port, not a parameter
     window.scene.select_nodes([ids["save"]])
     assert isinstance(window.inspector.editors["codec"], ChoiceEditor)
