@@ -7,7 +7,11 @@ entry points), so the core layers never import them. Installed packs are added f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 from studio.graph.registry import NodeRegistry
+from studio.graph.spec import NodeSpec
 from studio.nodeapi.families import FamilyRegistry
 
 # The entry points under which this distribution registers its own built-ins (see pyproject.toml);
@@ -23,6 +27,55 @@ def default_registry(*, plugins: bool = True) -> NodeRegistry:
     registry.register_all(builtin_node_types())
     if plugins:
         registry.load_entry_points(skip=[BUILTIN_ENTRY_POINT])
+    return registry
+
+
+@dataclass
+class PacksLaterRegistry(NodeRegistry):
+    """The built-in nodes now, installed node packs on first need: a type the built-ins lack, a
+    listing of every type, or :meth:`load_packs` (the window calls it once it has painted).
+
+    Finding the packs reads every installed distribution's metadata, a large share of the
+    window's start-up; no one needs them before the first paint.
+    """
+
+    packs_pending: bool = True
+
+    def load_packs(self) -> None:
+        if self.packs_pending:
+            self.packs_pending = False
+            self.load_entry_points(skip=[BUILTIN_ENTRY_POINT])
+
+    def get(self, type_name: str) -> NodeSpec | None:
+        if type_name not in self._specs:
+            self.load_packs()
+        return super().get(type_name)
+
+    def __getitem__(self, type_name: str) -> NodeSpec:
+        if type_name not in self._specs:
+            self.load_packs()
+        return super().__getitem__(type_name)
+
+    def __contains__(self, type_name: object) -> bool:
+        if type_name not in self._specs:
+            self.load_packs()
+        return super().__contains__(type_name)
+
+    def __iter__(self) -> Iterator[NodeSpec]:
+        self.load_packs()
+        return super().__iter__()
+
+    def __len__(self) -> int:
+        self.load_packs()
+        return super().__len__()
+
+
+def window_registry() -> PacksLaterRegistry:
+    """The window's registry: built-in nodes, and installed packs once needed (see above)."""
+    from nodes import builtin_node_types
+
+    registry = PacksLaterRegistry()
+    registry.register_all(builtin_node_types())
     return registry
 
 

@@ -24,7 +24,6 @@ from studio.graph.validate import node_params
 from studio.ui.commands import SetMetaCommand, SetParamCommand
 from studio.ui.param_widgets import ParamEditor, SeedEditor, make_editor
 from studio.ui.promotion import add_promotion_actions
-from studio.ui.prompt_box import PromptEdit
 from studio.vocabulary import model_folder_feeding, vocabulary_of
 
 SEED_MODES_KEY = "seed_modes"
@@ -246,7 +245,7 @@ class Inspector(QWidget):
                 editor.set_mode(self.seed_mode(node.id, param.name))
                 editor.mode_edited.connect(lambda mode, name=param.name: self.set_seed_mode(name, mode))
             editor.setToolTip(param.doc)
-            if isinstance(getattr(editor, "box", None), PromptEdit):
+            if hasattr(getattr(editor, "box", None), "set_vocabulary"):  # a prompt box
                 editor.box.set_vocabulary(*self._prompt_vocabulary(node.id))
             error = QLabel()
             error.setObjectName("error")

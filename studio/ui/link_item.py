@@ -6,7 +6,6 @@ is an undo command that swaps the link for one with the new points.
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -118,6 +117,8 @@ class LinkItem(QGraphicsPathItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(5)
+        import html  # here: the window's first paint needs no link
+
         self.setToolTip(  # ids come from files: escaped, so they show as text, never as markup
             f"<p>{html.escape(safe(str(link)))}<br>Double-click to add a reroute point; select and press Delete to remove.</p>"
         )

@@ -62,9 +62,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings.load()
         if registry is None:
-            from studio.composition import default_registry
+            from studio.composition import window_registry
 
-            registry = default_registry()
+            registry = window_registry()  # node packs load after the first paint (or when needed)
         self.registry = registry
         self.resize(1600, 1000)
         self.setAcceptDrops(True)
@@ -435,6 +435,7 @@ class MainWindow(QMainWindow):
         if not getattr(self, "_shown_once", False):
             self._shown_once = True
             QTimer.singleShot(0, self.view.fit_all)  # the viewport has its real size only now
+            QTimer.singleShot(0, getattr(self.registry, "load_packs", lambda: None))
             QTimer.singleShot(800, self.viewer.warm_up)  # after the first paint, while the user reads
             QTimer.singleShot(300, lambda: self.history.load_folder(self.settings.output_path))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -61,6 +60,8 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
                 self.outputs[out.name] = PortItem(self, out.name, out.type, True)
             self.setToolTip(f"<b>{spec.type}</b> · {spec.category}<br>{spec.description}")
         else:
+            import html  # here: the window starts faster without it
+
             self.setToolTip(
                 f"<p>Unknown node type {html.escape(safe(repr(node.type)))}: kept as a placeholder so nothing is lost.</p>"
             )

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
 from studio.graph import types as t
 from studio.graph.spec import SEED_MAX, ParamSpec
 from studio.nodeapi.kinds import KIND_LABELS
-from studio.ui.prompt_box import PromptEdit
 
 INT32 = 2**31 - 1
 SLIDER_STEPS = 1000
@@ -146,6 +145,8 @@ class TextEditor(ParamEditor):
     def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
         if spec.multiline:
+            from studio.ui.prompt_box import PromptEdit  # here: the window's first paint needs no prompt box
+
             self.box: QLineEdit | QPlainTextEdit = PromptEdit()
             self.box.setPlaceholderText(spec.doc or "Describe what you want to see…")
             self.box.setMinimumHeight(80)
@@ -175,7 +176,7 @@ class TextEditor(ParamEditor):
         else:
             self.box.setText(str(value))
         self.box.blockSignals(False)
-        if isinstance(self.box, PromptEdit):
+        if hasattr(self.box, "refresh_note"):  # a prompt box: what the model's vocabulary says of it
             self.box.refresh_note()
 
 

@@ -391,11 +391,14 @@ class GraphScene(LinkDragging, QGraphicsScene):
 
     def node_boxes(self, area: QRectF, skip: set[str], margin: float = 0.0) -> list[QRectF]:
         """The scene rectangles of the nodes within ``area``, except those in ``skip``."""
-        return [
-            item.sceneBoundingRect().adjusted(-margin, -margin, margin, margin)
-            for item in self.items(area)
-            if isinstance(item, NodeItem) and item.node_id not in skip
-        ]
+        # A walk over the nodes, not self.items(area): that asks every wire in the area for its
+        # stroked shape, too slow to do on each run-state change of a node.
+        boxes = []
+        for node_id, item in self.node_items.items():
+            box = item.sceneBoundingRect()
+            if node_id not in skip and box.intersects(area):
+                boxes.append(box.adjusted(-margin, -margin, margin, margin))
+        return boxes
 
     def reroute_links(self) -> None:
         """Route every wire again (a node moved, appeared or changed size: wires go round it)."""

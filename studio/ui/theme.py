@@ -5,7 +5,6 @@ Node headers are coloured by category and ports by wire type, so a graph reads a
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from PySide6.QtGui import QColor, QFont, QPalette
@@ -69,6 +68,8 @@ def category_color(category: str) -> QColor:
 
 def _hashed_color(name: str, saturation: float, value: float) -> str:
     """A stable colour for a name no table knows (node packs bring their own categories)."""
+    import hashlib  # here: only node packs' categories need it, and it slows the window's start
+
     hue = int(hashlib.sha1(name.encode()).hexdigest()[:4], 16) % 360
     return QColor.fromHsvF(hue / 360, saturation, value).name()
 

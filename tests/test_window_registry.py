@@ -1,0 +1,36 @@
+"""The window's registry: built-in nodes at once, installed node packs on first need."""
+
+from __future__ import annotations
+
+from studio.composition import PacksLaterRegistry, window_registry
+from studio.graph import types as t
+from studio.graph.registry import NodeRegistry
+from studio.graph.spec import OutputSpec, node_type
+
+
+@node_type("PackNode", category="Pack", outputs=[OutputSpec("value", t.INT)])
+def pack_node(ctx):
+    return {"value": 1}
+
+
+def test_packs_load_only_when_a_type_the_built_ins_lack_is_asked_for(monkeypatch):
+    loads = []
+
+    def fake_entry_points(self, group="studio.nodes", *, skip=()):
+        loads.append(list(skip))
+        self.register(pack_node)
+
+    monkeypatch.setattr(NodeRegistry, "load_entry_points", fake_entry_points)
+    registry = window_registry()
+    assert isinstance(registry, PacksLaterRegistry) and registry.packs_pending
+    assert registry.get("LoadModel") is not None and "SaveVideo" in registry
+    assert loads == []  # built-ins answer without reading the installed packages
+    assert registry.get("PackNode") is pack_node
+    assert loads == [["builtin"]] and not registry.packs_pending
+    registry.load_packs()
+    assert len(loads) == 1  # once
+
+
+def test_listing_every_type_includes_the_packs(monkeypatch):
+    monkeypatch.setattr(NodeRegistry, "load_entry_points", lambda self, *a, **k: self.register(pack_node))
+    assert "PackNode" in {spec.type for spec in window_registry()}
