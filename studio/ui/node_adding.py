@@ -81,6 +81,11 @@ class NodeAdding(QObject):
         scene_pos = self.window.view.mapToScene(point)
         menu = QMenu(self.window)
         node_item, param = self.node_and_param_at(scene_pos)
+        if node_item is not None:
+            node_id, collapsed = node_item.node_id, node_item.collapsed
+            menu.addAction(
+                "Expand" if collapsed else "Collapse", lambda: self.scene.set_collapsed(node_id, not collapsed)
+            )
         if node_item is not None and add_promotion_actions(menu, self.scene, node_item.node_id, param):
             menu.addSeparator()
         add = menu.addMenu("Add node")
