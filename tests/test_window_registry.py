@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from studio.composition import PacksLaterRegistry, window_registry
 from studio.graph import types as t
 from studio.graph.registry import NodeRegistry
@@ -34,3 +36,18 @@ def test_packs_load_only_when_a_type_the_built_ins_lack_is_asked_for(monkeypatch
 def test_listing_every_type_includes_the_packs(monkeypatch):
     monkeypatch.setattr(NodeRegistry, "load_entry_points", lambda self, *a, **k: self.register(pack_node))
     assert "PackNode" in {spec.type for spec in window_registry()}
+
+
+@pytest.mark.qt
+def test_the_window_loads_the_packs_once_its_canvas_has_painted(qtbot, studio_home, monkeypatch):
+    from studio.settings import Settings
+    from studio.ui.main_window import MainWindow
+
+    monkeypatch.setattr(NodeRegistry, "load_entry_points", lambda self, *a, **k: self.register(pack_node))
+    window = MainWindow(Settings(device="cpu"))
+    qtbot.addWidget(window)
+    assert window.registry.packs_pending  # nothing read the installed packages before the first paint
+    window.show()
+    qtbot.waitUntil(lambda: not window.registry.packs_pending)
+    assert "PackNode" in window.registry
+    window.shutdown()

@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         self.scene.edit_refused.connect(lambda reason: self.statusBar().showMessage(f"Cannot connect: {reason}", 5000))
         self.scene.link_dropped.connect(lambda port, pos: self.adding.open_palette(pos, port))
         self.view.palette_requested.connect(lambda pos: self.adding.open_palette(pos))
+        self.view.first_painted.connect(getattr(self.registry, "load_packs", lambda: None))  # packs after paint
         self.view.customContextMenuRequested.connect(self.adding.context_menu)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
 
@@ -435,7 +436,6 @@ class MainWindow(QMainWindow):
         if not getattr(self, "_shown_once", False):
             self._shown_once = True
             QTimer.singleShot(0, self.view.fit_all)  # the viewport has its real size only now
-            QTimer.singleShot(0, getattr(self.registry, "load_packs", lambda: None))
             QTimer.singleShot(800, self.viewer.warm_up)  # after the first paint, while the user reads
             QTimer.singleShot(300, lambda: self.history.load_folder(self.settings.output_path))
 

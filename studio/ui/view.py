@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
@@ -15,6 +15,7 @@ MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
 
 class GraphView(QGraphicsView):
     palette_requested = Signal(QPointF)  # scene position where a new node should go
+    first_painted = Signal()  # the canvas is on screen: deferred start-up work may begin
 
     def __init__(self, scene: Any, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -122,6 +123,12 @@ class GraphView(QGraphicsView):
 
     def focusNextPrevChild(self, next: bool) -> bool:  # noqa: N802
         return False  # Tab opens the palette instead of moving focus
+
+    def paintEvent(self, event: Any) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if not getattr(self, "_painted", False):
+            self._painted = True
+            QTimer.singleShot(0, self.first_painted.emit)  # once this paint has reached the screen
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         """On an empty canvas, say how to start."""
