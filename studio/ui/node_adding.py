@@ -82,11 +82,11 @@ class NodeAdding(QObject):
         menu = QMenu(self.window)
         node_item, param = self.node_and_param_at(scene_pos)
         if node_item is not None:
+            add_promotion_actions(menu, self.scene, node_item.node_id, param)
             node_id, collapsed = node_item.node_id, node_item.collapsed
             menu.addAction(
                 "Expand" if collapsed else "Collapse", lambda: self.scene.set_collapsed(node_id, not collapsed)
             )
-        if node_item is not None and add_promotion_actions(menu, self.scene, node_item.node_id, param):
             menu.addSeparator()
         add = menu.addMenu("Add node")
         by_category: dict[str, list[str]] = {}

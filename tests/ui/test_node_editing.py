@@ -183,3 +183,18 @@ def test_detour_goes_above_or_below_a_box_in_the_way():
     path = wire_path(QPointF(0, 0), QPointF(300, 10), via)
     assert not any(rect.contains(path.pointAtPercent(i / 50)) for i in range(1, 50))
     assert detour(QPointF(0, 0), QPointF(300, 100), [QRectF(100, 300, 50, 50)]) == []  # nothing in the way
+
+
+def test_the_node_menu_collapses_and_expands_it(window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QMenu
+
+    node_id, item = sampler_at_full_size(window, qtbot)
+    shown = []
+    monkeypatch.setattr(QMenu, "popup", lambda menu, pos, at=None: shown.append(menu))
+    point = window.view.mapFromScene(item.mapToScene(QPointF(100, 10)))
+    window.adding.context_menu(QPoint(point))
+    next(a for a in shown[-1].actions() if a.text() == "Collapse").trigger()
+    assert item.collapsed
+    window.adding.context_menu(QPoint(point))
+    next(a for a in shown[-1].actions() if a.text() == "Expand").trigger()
+    assert not item.collapsed
