@@ -46,6 +46,7 @@ def sd_loras(sd_folder):
             loras / "style_kohya.safetensors",
         ),
         "other": tl.save(tl.diffusers_keys(other, "unet"), loras / "other.safetensors"),
+        "old": tl.save(tl.old_diffusers_keys(other), loras / "other_old_layout.safetensors"),
     }
 
 
@@ -87,7 +88,7 @@ def _lora(registry, model, path, strength=1.0, **extra):
     return run_node(registry, "LoadLoRA", model=model, path=str(path), strength=strength, **extra)["model"]
 
 
-@pytest.mark.parametrize(("layout", "strength"), [("diffusers", 0.7), ("kohya", 1.0)])
+@pytest.mark.parametrize(("layout", "strength"), [("diffusers", 0.7), ("kohya", 1.0), ("old", 1.0)])
 def test_an_sd_lora_matches_diffusers(registry, sd_model, sd_loras, sd_reference, layout, strength):
     ours = _sd_frames(registry, _lora(registry, sd_model, sd_loras[layout], strength))
     assert _close(ours, sd_reference((sd_loras[layout], strength))) <= TOLERANCE

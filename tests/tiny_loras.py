@@ -41,6 +41,17 @@ def diffusers_keys(layers: dict, prefix: str) -> dict:
     return state
 
 
+def old_diffusers_keys(layers: dict) -> dict:
+    """diffusers' older attention-processor names (SD UNets): ``unet.….processor.to_q_lora.down.weight``."""
+    state = {}
+    for name, (down, up) in layers.items():
+        parent, leaf = name.removesuffix(".0").rsplit(".", 1)  # to_out.0 → to_out
+        base = f"unet.{parent}.processor.{leaf}_lora"
+        state[f"{base}.down.weight"] = down.contiguous()
+        state[f"{base}.up.weight"] = up.contiguous()
+    return state
+
+
 def kohya_keys(layers: dict, prefix: str, alpha: float = 1.0) -> dict:
     """Kohya's names (SD): ``lora_unet_<module with _>.lora_down.weight`` / ``lora_up`` / ``alpha``."""
     import torch

@@ -169,7 +169,8 @@ def read_lora(path: Path) -> dict[str, Any]:
     try:
         header = safetensors_header(path)
     except (OSError, WeightsFileError) as exc:
-        raise NodeError(f"{path.name} is not a readable .safetensors file: {exc}") from None
+        reason = str(exc).removeprefix(f"{path.name}: ")
+        raise NodeError(f"{path.name} is not a readable .safetensors file: {reason}") from None
     if not header:
         raise NodeError(f"{path.name} holds no tensors; it is not a LoRA")
     if kind_of_tensors(header) != LORA:
