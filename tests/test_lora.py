@@ -207,7 +207,7 @@ def test_the_lora_picker_lists_lora_files(registry):
     assert path.model_kinds == ("lora",) and path.file_types == (".safetensors",)
 
 
-# ---- SDXL (Kohya, both text encoders) -----------------------------------------------------------
+# ---- SDXL (Kohya: the UNet's original block names, both text encoders) -----------------------------------------------------------
 def test_an_sdxl_kohya_lora_matches_diffusers(registry, tmp_path_factory):
     import torch
     from diffusers import StableDiffusionXLPipeline
@@ -216,7 +216,7 @@ def test_an_sdxl_kohya_lora_matches_diffusers(registry, tmp_path_factory):
     pipe = StableDiffusionXLPipeline.from_pretrained(folder, local_files_only=True)
     pipe.set_progress_bar_config(disable=True)
     state = {
-        **tl.kohya_keys(tl.lora_layers(pipe.unet, tl.ATTENTION, seed=1), "lora_unet", 2.0),
+        **tl.sgm_kohya_keys(tl.lora_layers(pipe.unet, tl.ATTENTION, seed=1), pipe.unet.config.layers_per_block, 2.0),
         **tl.kohya_keys(tl.lora_layers(pipe.text_encoder, tl.CLIP, seed=2), "lora_te1", 2.0),
         **tl.kohya_keys(tl.lora_layers(pipe.text_encoder_2, tl.CLIP, seed=3), "lora_te2", 2.0),
     }
@@ -233,6 +233,8 @@ def test_an_sdxl_kohya_lora_matches_diffusers(registry, tmp_path_factory):
         output_type="np",
     ).images[0]
     model = _lora(registry, load_model_handle(folder), path, 0.9)
+    adapters = model.pipeline.get_list_adapters()
+    assert all(model.loras[0][0] in adapters[part] for part in ("unet", "text_encoder", "text_encoder_2"))
     assert _close(_sd_frames(registry, model), expected) <= TOLERANCE
 
 

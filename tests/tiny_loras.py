@@ -65,6 +65,23 @@ def kohya_keys(layers: dict, prefix: str, alpha: float = 1.0) -> dict:
     return state
 
 
+def sgm_name(name: str, layers_per_block: int) -> str:
+    """A UNet module's name in the original (SGM) layout Kohya's SDXL LoRAs use:
+    ``down_blocks.1.attentions.0.…`` → ``input_blocks.4.1.…``."""
+    parts = name.split(".")
+    if parts[0] == "mid_block":
+        return ".".join(["middle_block", "1", *parts[3:]])
+    block, inner = int(parts[1]), int(parts[3])
+    if parts[0] == "down_blocks":
+        return ".".join(["input_blocks", str(1 + block * (layers_per_block + 1) + inner), "1", *parts[4:]])
+    return ".".join(["output_blocks", str(block * (layers_per_block + 1) + inner), "1", *parts[4:]])
+
+
+def sgm_kohya_keys(layers: dict, layers_per_block: int, alpha: float = 1.0) -> dict:
+    """Kohya's names for SDXL UNets: ``lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q…``."""
+    return kohya_keys({sgm_name(n, layers_per_block): v for n, v in layers.items()}, "lora_unet", alpha)
+
+
 # diffusers' Wan module names → the original (and ComfyUI) ones.
 _WAN_NAMES = {
     "attn1.to_q": "self_attn.q",
