@@ -425,3 +425,52 @@ def test_an_ltx_comfyui_lora_matches_diffusers(registry, tmp_path_factory):
     latent = run_node(registry, "EmptyLatent", model=model, width=32, height=32, frames=9)["latent"]
     sampled = run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, cfg=1.0, seed=42)
     assert _close(decode_latent(model, sampled["latent"]), expected) <= TOLERANCE
+
+
+def test_a_text_to_video_lora_on_a_wan_i2v_model_matches_diffusers(registry, tmp_path_factory, monkeypatch):
+    """The common case of a T2V LoRA on an image-to-video model: diffusers adds the image layers' zero updates."""
+    import torch
+    from diffusers import WanImageToVideoPipeline
+    from diffusers.pipelines.wan import pipeline_wan, pipeline_wan_i2v
+    from diffusion_graphs import decode_latent
+    from PIL import Image as PILImage
+    from tiny_models import build_wan_i2v
+
+    from studio.media.types import Image
+
+    monkeypatch.setattr(pipeline_wan_i2v, "basic_clean", pipeline_wan.basic_clean)  # diffusers 0.42 needs ftfy there
+    folder = build_wan_i2v(tmp_path_factory.mktemp("models") / "tiny-wan-i2v")
+    pipe = WanImageToVideoPipeline.from_pretrained(folder, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    layers = tl.lora_layers(pipe.transformer, WAN_LAYERS, seed=8, scale=0.5)
+    layers = {name: value for name, value in layers.items() if "add_" not in name}  # a T2V LoRA
+    path = tl.save(tl.comfy_wan_keys(layers), folder.parent / "t2v_style.safetensors")
+    pipe.load_lora_weights(str(path), adapter_name="t2v")
+    pipe.set_adapters(["t2v"], [1.0])
+    first = np.random.default_rng(1).integers(0, 256, (16, 32, 3), dtype=np.uint8)
+    expected = pipe(
+        image=PILImage.fromarray(first),
+        prompt=PROMPT,
+        height=16,
+        width=32,
+        num_frames=5,
+        num_inference_steps=2,
+        guidance_scale=1.0,
+        generator=torch.Generator("cpu").manual_seed(42),
+        output_type="np",
+    ).frames[0]
+    model = _lora(registry, load_model_handle(folder), path, 1.0)
+    positive = run_node(registry, "TextEncode", model=model, text=PROMPT)["conditioning"]
+    latent = run_node(registry, "EmptyLatent", model=model, width=32, height=16, frames=5)["latent"]
+    sampled = run_node(
+        registry,
+        "Sampler",
+        model=model,
+        positive=positive,
+        latent=latent,
+        steps=2,
+        cfg=1.0,
+        seed=42,
+        first_frame=Image(first),
+    )["latent"]
+    assert _close(decode_latent(model, sampled), expected) <= TOLERANCE
