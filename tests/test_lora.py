@@ -118,6 +118,20 @@ def test_a_lora_view_shares_the_pipeline_and_counts_only_its_adapter(registry, s
     assert view.cache_nbytes() == adapter_bytes < sd_model.cache_nbytes() / 10
 
 
+def test_an_adapter_no_handle_uses_leaves_the_model(registry, sd_model, sd_loras, sd_reference):
+    import gc
+
+    view = _lora(registry, sd_model, sd_loras["other"], 1.0)
+    name, pipeline = view.loras[0][0], sd_model.pipeline
+    assert name in pipeline.get_list_adapters()["unet"]
+    del view
+    gc.collect()
+    assert _close(_sd_frames(registry, sd_model), sd_reference()) <= TOLERANCE  # using the model sweeps
+    assert all(name not in names for names in pipeline.get_list_adapters().values())
+    again = _lora(registry, sd_model, sd_loras["other"], 0.6)  # loads again, as before
+    assert _close(_sd_frames(registry, again), sd_reference((sd_loras["other"], 0.6))) <= TOLERANCE
+
+
 def _lora_graph(model_path, lora_path, strength=1.0):
     """The text-to-image graph with LoadLoRA between LoadModel and everything that takes the model."""
     graph = text_to_image_graph(model_path)
