@@ -488,3 +488,32 @@ def test_a_text_to_video_lora_on_a_wan_i2v_model_matches_diffusers(registry, tmp
         first_frame=Image(first),
     )["latent"]
     assert _close(decode_latent(model, sampled), expected) <= TOLERANCE
+
+
+def test_an_sd_lora_on_animatediff_matches_diffusers(registry, sd_loras, tmp_path_factory):
+    """AnimateDiff runs an SD 1.x UNet, so SD 1.x LoRAs apply to it."""
+    import torch
+    from diffusers import AnimateDiffPipeline
+    from diffusion_graphs import decode_latent
+    from tiny_models import build_animatediff
+
+    folder = build_animatediff(tmp_path_factory.mktemp("models") / "tiny-animatediff")
+    pipe = AnimateDiffPipeline.from_pretrained(folder, local_files_only=True)
+    pipe.set_progress_bar_config(disable=True)
+    pipe.load_lora_weights(str(sd_loras["kohya"]), adapter_name="sd")
+    pipe.set_adapters(["sd"], [0.9])
+    expected = pipe(
+        PROMPT,
+        num_frames=4,
+        height=32,
+        width=32,
+        num_inference_steps=2,
+        guidance_scale=7.5,
+        generator=torch.Generator("cpu").manual_seed(42),
+        output_type="np",
+    ).frames[0]
+    model = _lora(registry, load_model_handle(folder), sd_loras["kohya"], 0.9)
+    positive = run_node(registry, "TextEncode", model=model, text=PROMPT)["conditioning"]
+    latent = run_node(registry, "EmptyLatent", model=model, width=32, height=32, frames=4)["latent"]
+    sampled = run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, cfg=7.5, seed=42)
+    assert _close(decode_latent(model, sampled["latent"]), expected) <= TOLERANCE
