@@ -517,3 +517,20 @@ def test_an_sd_lora_on_animatediff_matches_diffusers(registry, sd_loras, tmp_pat
     latent = run_node(registry, "EmptyLatent", model=model, width=32, height=32, frames=4)["latent"]
     sampled = run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, cfg=7.5, seed=42)
     assert _close(decode_latent(model, sampled["latent"]), expected) <= TOLERANCE
+
+
+def test_a_wan_lora_of_another_layout_or_size_is_refused_and_the_model_stays_usable(registry, wan_folder, sd_loras):
+    import torch
+
+    model = load_model_handle(wan_folder)
+    before = _wan_frames(registry, model)
+    with pytest.raises(NodeError, match=r"style_kohya.safetensors: .*not a Wan 2.1/2.2 LoRA layout diffusers reads"):
+        _lora(registry, model, sd_loras["kohya"])
+    wide = {
+        "diffusion_model.blocks.0.self_attn.q.lora_A.weight": torch.zeros(2, 1536),
+        "diffusion_model.blocks.0.self_attn.q.lora_B.weight": torch.zeros(1536, 2),
+    }
+    with pytest.raises(NodeError, match=r"wide.safetensors: .*other sizes than this model's .*\[2, 1536\]"):
+        _lora(registry, model, tl.save(wide, wan_folder.parent / "wide.safetensors"))
+    assert not any(model.pipeline.get_list_adapters().values())
+    assert _close(_wan_frames(registry, model), before) == 0.0

@@ -198,7 +198,14 @@ def load_adapter(model: ModelHandle, path: Path, experts: str) -> str:
     except (ValueError, KeyError, IndexError, TypeError, AttributeError, RuntimeError) as exc:
         _forget(pipe, name)
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise NodeError(f"{path.name}: not a LoRA this {label} model can take: {first}") from None
+        if isinstance(exc, (KeyError, IndexError)):  # diffusers' layout converters expect other names
+            why = f"its tensor names are not a {label} LoRA layout diffusers reads ({type(exc).__name__}: {first})"
+        elif "size mismatch" in str(exc):
+            line = next(x.strip() for x in str(exc).splitlines() if "size mismatch" in x)[:300]
+            why = f"its layers have other sizes than this model's (a LoRA for another model size?): {line}"
+        else:
+            why = first
+        raise NodeError(f"{path.name}: not a LoRA this {label} model can take: {why}") from None
     if not any(name in names for names in _loaded(pipe).values()):
         raise NodeError(
             f"{path.name}: none of its {len(state)} tensors match a layer of this {label} model "
