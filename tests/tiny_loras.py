@@ -136,3 +136,16 @@ def save(state: dict, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path))
     return path
+
+
+def apply_lora(registry, model, path, strength=1.0, **extra):
+    """The model LoadLoRA makes from ``model`` and the file at ``path``."""
+    from diffusion_graphs import run_node
+
+    return run_node(registry, "LoadLoRA", model=model, path=str(path), strength=strength, **extra)["model"]
+
+
+def max_difference(a, b) -> float:
+    import numpy as np
+
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max())
