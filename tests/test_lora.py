@@ -104,6 +104,12 @@ def test_two_stacked_loras_match_diffusers(registry, sd_model, sd_loras, sd_refe
     assert _close(_sd_frames(registry, stacked), expected) <= TOLERANCE
 
 
+def test_the_same_file_twice_in_a_stack_adds_its_strengths(registry, sd_model, sd_loras):
+    twice = _lora(registry, _lora(registry, sd_model, sd_loras["other"], 0.25), sd_loras["other"], 0.5)
+    [(name, path, strength)] = twice.loras
+    assert strength == 0.75 and path == str(sd_loras["other"]) and name.startswith("lora_")
+
+
 def test_a_lora_view_shares_the_pipeline_and_counts_only_its_adapter(registry, sd_model, sd_loras):
     view = _lora(registry, sd_model, sd_loras["other"], 1.0)
     assert view.pipeline is sd_model.pipeline and sd_model.loras == ()
