@@ -1,5 +1,6 @@
 """LoadLoRA: each file layout users have changes the output exactly as diffusers' own
-``load_lora_weights`` + ``set_adapters`` does; strengths and chains change without reloading."""
+``load_lora_weights`` + ``set_adapters`` does; strengths and chains change without reloading
+(SD 1.x, SDXL, AnimateDiff here; the video families in test_lora_video.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import numpy as np
 import pytest
 import tiny_loras as tl
 from diffusion_graphs import load_model_handle, run_node, text_to_image_graph
-from tiny_models import build_sd, build_sdxl, build_wan
+from tiny_loras import apply_lora as _lora
+from tiny_loras import max_difference as _close
+from tiny_models import build_sd, build_sdxl
 
 from studio.graph.model import Link, Node
 from studio.nodeapi import NodeError
@@ -15,10 +18,6 @@ from studio.nodeapi import NodeError
 pytestmark = pytest.mark.ml
 TOLERANCE = 1e-4
 PROMPT = "a red cat"
-
-
-def _close(a, b) -> float:
-    return float(np.abs(np.asarray(a) - np.asarray(b)).max())
 
 
 # ---- Stable Diffusion 1.x -----------------------------------------------------------------------
@@ -46,6 +45,7 @@ def sd_loras(sd_folder):
             loras / "style_kohya.safetensors",
         ),
         "other": tl.save(tl.diffusers_keys(other, "unet"), loras / "other.safetensors"),
+        "old": tl.save(tl.old_diffusers_keys(other), loras / "other_old_layout.safetensors"),
     }
 
 
@@ -83,11 +83,7 @@ def _sd_frames(registry, model) -> np.ndarray:
         return model.adapter.decode(model, sampled["latent"], False, lambda: None)[0]
 
 
-def _lora(registry, model, path, strength=1.0, **extra):
-    return run_node(registry, "LoadLoRA", model=model, path=str(path), strength=strength, **extra)["model"]
-
-
-@pytest.mark.parametrize(("layout", "strength"), [("diffusers", 0.7), ("kohya", 1.0)])
+@pytest.mark.parametrize(("layout", "strength"), [("diffusers", 0.7), ("kohya", 1.0), ("old", 1.0)])
 def test_an_sd_lora_matches_diffusers(registry, sd_model, sd_loras, sd_reference, layout, strength):
     ours = _sd_frames(registry, _lora(registry, sd_model, sd_loras[layout], strength))
     assert _close(ours, sd_reference((sd_loras[layout], strength))) <= TOLERANCE
@@ -108,6 +104,12 @@ def test_two_stacked_loras_match_diffusers(registry, sd_model, sd_loras, sd_refe
     assert _close(_sd_frames(registry, stacked), expected) <= TOLERANCE
 
 
+def test_the_same_file_twice_in_a_stack_adds_its_strengths(registry, sd_model, sd_loras):
+    twice = _lora(registry, _lora(registry, sd_model, sd_loras["other"], 0.25), sd_loras["other"], 0.5)
+    [(name, path, strength)] = twice.loras
+    assert strength == 0.75 and path == str(sd_loras["other"]) and name.startswith("lora_")
+
+
 def test_a_lora_view_shares_the_pipeline_and_counts_only_its_adapter(registry, sd_model, sd_loras):
     view = _lora(registry, sd_model, sd_loras["other"], 1.0)
     assert view.pipeline is sd_model.pipeline and sd_model.loras == ()
@@ -115,6 +117,20 @@ def test_a_lora_view_shares_the_pipeline_and_counts_only_its_adapter(registry, s
         p.numel() * p.element_size() for n, p in sd_model.pipeline.unet.named_parameters() if view.loras[0][0] in n
     )
     assert view.cache_nbytes() == adapter_bytes < sd_model.cache_nbytes() / 10
+
+
+def test_an_adapter_no_handle_uses_leaves_the_model(registry, sd_model, sd_loras, sd_reference):
+    import gc
+
+    view = _lora(registry, sd_model, sd_loras["other"], 1.0)
+    name, pipeline = view.loras[0][0], sd_model.pipeline
+    assert name in pipeline.get_list_adapters()["unet"]
+    del view
+    gc.collect()
+    assert _close(_sd_frames(registry, sd_model), sd_reference()) <= TOLERANCE  # using the model sweeps
+    assert all(name not in names for names in pipeline.get_list_adapters().values())
+    again = _lora(registry, sd_model, sd_loras["other"], 0.6)  # loads again, as before
+    assert _close(_sd_frames(registry, again), sd_reference((sd_loras["other"], 0.6))) <= TOLERANCE
 
 
 def _lora_graph(model_path, lora_path, strength=1.0):
@@ -206,7 +222,7 @@ def test_the_lora_picker_lists_lora_files(registry):
     assert path.model_kinds == ("lora",) and path.file_types == (".safetensors",)
 
 
-# ---- SDXL (Kohya, both text encoders) -----------------------------------------------------------
+# ---- SDXL (Kohya: the UNet's original block names, both text encoders) -------------------------
 def test_an_sdxl_kohya_lora_matches_diffusers(registry, tmp_path_factory):
     import torch
     from diffusers import StableDiffusionXLPipeline
@@ -215,7 +231,7 @@ def test_an_sdxl_kohya_lora_matches_diffusers(registry, tmp_path_factory):
     pipe = StableDiffusionXLPipeline.from_pretrained(folder, local_files_only=True)
     pipe.set_progress_bar_config(disable=True)
     state = {
-        **tl.kohya_keys(tl.lora_layers(pipe.unet, tl.ATTENTION, seed=1), "lora_unet", 2.0),
+        **tl.sgm_kohya_keys(tl.lora_layers(pipe.unet, tl.ATTENTION, seed=1), pipe.unet.config.layers_per_block, 2.0),
         **tl.kohya_keys(tl.lora_layers(pipe.text_encoder, tl.CLIP, seed=2), "lora_te1", 2.0),
         **tl.kohya_keys(tl.lora_layers(pipe.text_encoder_2, tl.CLIP, seed=3), "lora_te2", 2.0),
     }
@@ -232,128 +248,9 @@ def test_an_sdxl_kohya_lora_matches_diffusers(registry, tmp_path_factory):
         output_type="np",
     ).images[0]
     model = _lora(registry, load_model_handle(folder), path, 0.9)
+    adapters = model.pipeline.get_list_adapters()
+    assert all(model.loras[0][0] in adapters[part] for part in ("unet", "text_encoder", "text_encoder_2"))
     assert _close(_sd_frames(registry, model), expected) <= TOLERANCE
-
-
-# ---- Wan 2.1 and 2.2 ----------------------------------------------------------------------------
-WAN_LAYERS = tl.ATTENTION + tl.WAN_FFN
-
-
-@pytest.fixture(scope="module")
-def wan_folder(tmp_path_factory):
-    return build_wan(tmp_path_factory.mktemp("models") / "tiny-wan")
-
-
-def _wan_frames(registry, model, **sampler) -> np.ndarray:
-    from diffusion_graphs import decode_latent
-
-    positive = run_node(registry, "TextEncode", model=model, text=PROMPT)["conditioning"]
-    latent = run_node(registry, "EmptyLatent", model=model, width=16, height=16, frames=5)["latent"]
-    values = {"steps": 2, "cfg": 1.0, "seed": 42, **sampler}
-    sampled = run_node(registry, "Sampler", model=model, positive=positive, latent=latent, **values)["latent"]
-    return decode_latent(model, sampled)
-
-
-def _wan_reference(folder, loads: list[tuple], steps: int = 2) -> np.ndarray:
-    """diffusers' WanPipeline; ``loads``: (file, weight, load_into_transformer_2) per adapter."""
-    import torch
-    from diffusers import WanPipeline
-
-    pipe = WanPipeline.from_pretrained(folder, local_files_only=True)
-    pipe.set_progress_bar_config(disable=True)
-    for index, (path, _, second) in enumerate(loads):
-        pipe.load_lora_weights(str(path), adapter_name=f"a{index}", load_into_transformer_2=second)
-    if loads:
-        pipe.set_adapters([f"a{i}" for i in range(len(loads))], [weight for _, weight, _ in loads])
-    generator = torch.Generator("cpu").manual_seed(42)
-    return pipe(
-        PROMPT,
-        height=16,
-        width=16,
-        num_frames=5,
-        num_inference_steps=steps,
-        guidance_scale=1.0,
-        generator=generator,
-        output_type="np",
-    ).frames[0]
-
-
-@pytest.mark.parametrize("layout", ["diffusers", "comfyui", "musubi"])
-def test_a_wan_lora_matches_diffusers(registry, wan_folder, layout):
-    from diffusers import WanPipeline
-
-    transformer = WanPipeline.from_pretrained(wan_folder, local_files_only=True).transformer
-    layers = tl.lora_layers(transformer, WAN_LAYERS, seed=4, scale=0.5)
-    state = {
-        "diffusers": lambda: tl.diffusers_keys(layers, "transformer"),
-        "comfyui": lambda: tl.comfy_wan_keys(layers),
-        "musubi": lambda: tl.musubi_wan_keys(layers, alpha=2.0),
-    }[layout]()
-    path = tl.save(state, wan_folder.parent / "loras" / f"wan_{layout}.safetensors")
-    model = load_model_handle(wan_folder)
-    ours = _wan_frames(registry, _lora(registry, model, path, 0.8))
-    assert _close(ours, _wan_reference(wan_folder, [(path, 0.8, False)])) <= TOLERANCE
-    assert _close(ours, _wan_frames(registry, model)) > 1e-3
-
-
-@pytest.fixture(scope="module")
-def wan22_folder(tmp_path_factory):
-    """A tiny Wan 2.2 A14B-style model: two experts switched at a boundary."""
-    import torch
-    from diffusers import WanPipeline, WanTransformer3DModel
-    from tiny_models import wan_components
-
-    parts = wan_components()
-    torch.manual_seed(1)
-    second = WanTransformer3DModel.from_config(parts["transformer"].config).eval()
-    folder = tmp_path_factory.mktemp("models") / "tiny-wan22"
-    WanPipeline(**parts, transformer_2=second, boundary_ratio=0.5).save_pretrained(folder, safe_serialization=True)
-    return folder
-
-
-def test_wan22_experts_take_the_lora_as_diffusers_loads_it(registry, wan22_folder):
-    from diffusers import WanPipeline
-
-    transformer = WanPipeline.from_pretrained(wan22_folder, local_files_only=True).transformer
-    path = tl.save(
-        tl.comfy_wan_keys(tl.lora_layers(transformer, WAN_LAYERS, seed=5, scale=0.5)),
-        wan22_folder.parent / "loras" / "wan22.safetensors",
-    )
-    model = load_model_handle(wan22_folder)
-    assert model.pipeline.transformer_2 is not None
-    both = _wan_frames(registry, _lora(registry, model, path, 1.0), steps=4)
-    expected = _wan_reference(wan22_folder, [(path, 1.0, False), (path, 1.0, True)], steps=4)
-    assert _close(both, expected) <= TOLERANCE
-    low = _wan_frames(registry, _lora(registry, model, path, 1.0, experts="low_noise"), steps=4)
-    assert _close(low, _wan_reference(wan22_folder, [(path, 1.0, True)], steps=4)) <= TOLERANCE
-    assert _close(low, both) > 1e-4
-
-
-def test_sampler_shift_is_the_schedulers_own(registry, wan_folder):
-    import torch
-    from diffusers import FlowMatchEulerDiscreteScheduler, WanPipeline
-
-    pipe = WanPipeline.from_pretrained(wan_folder, local_files_only=True)
-    pipe.set_progress_bar_config(disable=True)
-    pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config(pipe.scheduler.config, shift=3.0)
-    expected = pipe(
-        PROMPT,
-        height=16,
-        width=16,
-        num_frames=5,
-        num_inference_steps=2,
-        guidance_scale=1.0,
-        generator=torch.Generator("cpu").manual_seed(42),
-        output_type="np",
-    ).frames[0]
-    model = load_model_handle(wan_folder)
-    ours = _wan_frames(registry, model, scheduler="FlowMatchEulerDiscrete", shift=3.0)
-    assert _close(ours, expected) <= TOLERANCE
-    from nodes.diffusion.schedulers import make_scheduler
-
-    assert make_scheduler("default", model, 0.0).config.shift == 7.0  # 0: the model's own
-    assert make_scheduler("default", model, 3.0).config.shift == 3.0
-    assert make_scheduler("UniPCMultistep", model, 5.0).config.flow_shift == 5.0  # flow-sigma solvers
 
 
 def test_shift_on_a_noise_prediction_model_is_refused(registry, sd_model):
@@ -368,57 +265,30 @@ def test_shift_on_a_noise_prediction_model_is_refused(registry, sd_model):
         )
 
 
-def test_the_example_4_step_lora_graph_runs(wan_folder, tmp_path):
-    from pathlib import Path
-
-    from diffusers import WanPipeline
-
-    from studio.cli import main
-
-    transformer = WanPipeline.from_pretrained(wan_folder, local_files_only=True).transformer
-    lora = tl.save(tl.comfy_wan_keys(tl.lora_layers(transformer, WAN_LAYERS, seed=6)), tmp_path / "distill.safetensors")
-    graph = Path(__file__).resolve().parents[1] / "resources/graphs/wan-4step-lora.graph.json"
-    assert main(["validate", str(graph)]) == 0
-    values = {
-        "model.path": wan_folder,
-        "model.offload": "none",
-        "lora.path": lora,
-        "latent.width": 16,
-        "latent.height": 16,
-        "latent.frames": 5,
-    }
-    sets = [part for name, value in values.items() for part in ("--set", f"{name}={value}")]
-    assert main(["run", str(graph), "-o", str(tmp_path / "out"), "--device", "cpu", *sets]) == 0
-    assert len(list((tmp_path / "out").glob("wan-4step*.mp4"))) == 1
-
-
-# ---- LTX-Video ----------------------------------------------------------------------------------
-def test_an_ltx_comfyui_lora_matches_diffusers(registry, tmp_path_factory):
+def test_an_sd_lora_on_animatediff_matches_diffusers(registry, sd_loras, tmp_path_factory):
+    """AnimateDiff runs an SD 1.x UNet, so SD 1.x LoRAs apply to it."""
     import torch
-    from diffusers import LTXPipeline
+    from diffusers import AnimateDiffPipeline
     from diffusion_graphs import decode_latent
-    from tiny_ltx import build_ltx
+    from tiny_models import build_animatediff
 
-    folder = build_ltx(tmp_path_factory.mktemp("models") / "tiny-ltx")
-    pipe = LTXPipeline.from_pretrained(folder, local_files_only=True)
+    folder = build_animatediff(tmp_path_factory.mktemp("models") / "tiny-animatediff")
+    pipe = AnimateDiffPipeline.from_pretrained(folder, local_files_only=True)
     pipe.set_progress_bar_config(disable=True)
-    path = tl.save(
-        tl.comfy_keys(tl.lora_layers(pipe.transformer, tl.ATTENTION, seed=7)), folder.parent / "ltx.safetensors"
-    )
-    pipe.load_lora_weights(str(path), adapter_name="ltx")
-    pipe.set_adapters(["ltx"], [1.2])
+    pipe.load_lora_weights(str(sd_loras["kohya"]), adapter_name="sd")
+    pipe.set_adapters(["sd"], [0.9])
     expected = pipe(
         PROMPT,
+        num_frames=4,
         height=32,
         width=32,
-        num_frames=9,
         num_inference_steps=2,
-        guidance_scale=1.0,
+        guidance_scale=7.5,
         generator=torch.Generator("cpu").manual_seed(42),
         output_type="np",
     ).frames[0]
-    model = _lora(registry, load_model_handle(folder), path, 1.2)
+    model = _lora(registry, load_model_handle(folder), sd_loras["kohya"], 0.9)
     positive = run_node(registry, "TextEncode", model=model, text=PROMPT)["conditioning"]
-    latent = run_node(registry, "EmptyLatent", model=model, width=32, height=32, frames=9)["latent"]
-    sampled = run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, cfg=1.0, seed=42)
+    latent = run_node(registry, "EmptyLatent", model=model, width=32, height=32, frames=4)["latent"]
+    sampled = run_node(registry, "Sampler", model=model, positive=positive, latent=latent, steps=2, cfg=7.5, seed=42)
     assert _close(decode_latent(model, sampled["latent"]), expected) <= TOLERANCE

@@ -41,6 +41,17 @@ def diffusers_keys(layers: dict, prefix: str) -> dict:
     return state
 
 
+def old_diffusers_keys(layers: dict) -> dict:
+    """diffusers' older attention-processor names (SD UNets): ``unet.….processor.to_q_lora.down.weight``."""
+    state = {}
+    for name, (down, up) in layers.items():
+        parent, leaf = name.removesuffix(".0").rsplit(".", 1)  # to_out.0 → to_out
+        base = f"unet.{parent}.processor.{leaf}_lora"
+        state[f"{base}.down.weight"] = down.contiguous()
+        state[f"{base}.up.weight"] = up.contiguous()
+    return state
+
+
 def kohya_keys(layers: dict, prefix: str, alpha: float = 1.0) -> dict:
     """Kohya's names (SD): ``lora_unet_<module with _>.lora_down.weight`` / ``lora_up`` / ``alpha``."""
     import torch
@@ -52,6 +63,23 @@ def kohya_keys(layers: dict, prefix: str, alpha: float = 1.0) -> dict:
         state[f"{base}.lora_up.weight"] = up.contiguous()
         state[f"{base}.alpha"] = torch.tensor(alpha)
     return state
+
+
+def sgm_name(name: str, layers_per_block: int) -> str:
+    """A UNet module's name in the original (SGM) layout Kohya's SDXL LoRAs use:
+    ``down_blocks.1.attentions.0.…`` → ``input_blocks.4.1.…``."""
+    parts = name.split(".")
+    if parts[0] == "mid_block":
+        return ".".join(["middle_block", "1", *parts[3:]])
+    block, inner = int(parts[1]), int(parts[3])
+    if parts[0] == "down_blocks":
+        return ".".join(["input_blocks", str(1 + block * (layers_per_block + 1) + inner), "1", *parts[4:]])
+    return ".".join(["output_blocks", str(block * (layers_per_block + 1) + inner), "1", *parts[4:]])
+
+
+def sgm_kohya_keys(layers: dict, layers_per_block: int, alpha: float = 1.0) -> dict:
+    """Kohya's names for SDXL UNets: ``lora_unet_input_blocks_4_1_transformer_blocks_0_attn1_to_q…``."""
+    return kohya_keys({sgm_name(n, layers_per_block): v for n, v in layers.items()}, "lora_unet", alpha)
 
 
 # diffusers' Wan module names → the original (and ComfyUI) ones.
@@ -108,3 +136,16 @@ def save(state: dict, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(state, str(path))
     return path
+
+
+def apply_lora(registry, model, path, strength=1.0, **extra):
+    """The model LoadLoRA makes from ``model`` and the file at ``path``."""
+    from diffusion_graphs import run_node
+
+    return run_node(registry, "LoadLoRA", model=model, path=str(path), strength=strength, **extra)["model"]
+
+
+def max_difference(a, b) -> float:
+    import numpy as np
+
+    return float(np.abs(np.asarray(a) - np.asarray(b)).max())

@@ -7,12 +7,15 @@ the input handle whose ``loras`` chain names the adapters and their strengths. T
 and sampling run inside :func:`loras_active`, which sets exactly that handle's adapters and
 weights (``set_adapters``) or switches LoRA layers off for a handle without a chain, so one base
 model can serve graphs with different LoRAs, and changing a strength re-runs only what follows.
+An adapter is deleted from the pipeline once no handle uses it any more (see ``sweep``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import warnings
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -93,7 +96,52 @@ def with_lora(model: ModelHandle, name: str, path: Path, strength: float) -> Mod
     chain = [link for link in model.loras if link[0] != name]
     before = sum(s for n, _, s in model.loras if n == name)
     chain.append((name, str(path), before + float(strength)))
-    return replace(model, loras=tuple(chain), memo={})
+    view = replace(model, loras=tuple(chain), memo={})
+    _hold(view)
+    return view
+
+
+# ---- unloading: an adapter leaves the pipeline once no handle uses it -----------------------------
+# Each view counts as a user of the adapters in its chain until it is garbage collected (the engine's
+# cache dropped it and no run holds it). Collection may happen in any thread, even mid-sampling, so
+# the finalizer only counts; adapters are deleted by sweep(), called where the pipeline is about to be
+# used by the one thread that runs graphs.
+_USERS = "_studio_lora_users"
+_LOCK = threading.RLock()
+
+
+def _users(pipe: Any) -> dict[str, int]:
+    users = getattr(pipe, _USERS, None)
+    if users is None:
+        users = {}
+        setattr(pipe, _USERS, users)
+    return users
+
+
+def _hold(view: ModelHandle) -> None:
+    users, names = _users(view.pipeline), [name for name, _, _ in view.loras]
+    with _LOCK:
+        for name in names:
+            users[name] = users.get(name, 0) + 1
+    weakref.finalize(view, _let_go, users, names)
+
+
+def _let_go(users: dict[str, int], names: list[str]) -> None:
+    with _LOCK:
+        for name in names:
+            users[name] = users.get(name, 0) - 1
+
+
+def sweep(pipe: Any, keep: tuple[str, ...] = ()) -> list[str]:
+    """Delete the adapters no live handle uses any more (never those in ``keep``); returns their names."""
+    users = _users(pipe)
+    with _LOCK:
+        idle = [name for name, count in users.items() if count <= 0 and name not in keep]
+        for name in idle:
+            del users[name]
+    if idle:
+        pipe.delete_adapters(idle)
+    return idle
 
 
 def adapter_name(path: Path, experts: str) -> str:
@@ -133,6 +181,7 @@ def load_adapter(model: ModelHandle, path: Path, experts: str) -> str:
         raise NodeError(f"{path.name}: a LoRA must be a .safetensors file")
     name = adapter_name(path, experts)
     targets = _targets(model, experts, label)
+    sweep(pipe, keep=(name,))
     loaded = _loaded(pipe)
     anywhere = {n for names in loaded.values() for n in names}
     missing = [part for part in targets if name not in (loaded.get(part, []) if part else anywhere)]
@@ -149,7 +198,14 @@ def load_adapter(model: ModelHandle, path: Path, experts: str) -> str:
     except (ValueError, KeyError, IndexError, TypeError, AttributeError, RuntimeError) as exc:
         _forget(pipe, name)
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise NodeError(f"{path.name}: not a LoRA this {label} model can take: {first}") from None
+        if isinstance(exc, (KeyError, IndexError)):  # diffusers' layout converters expect other names
+            why = f"its tensor names are not a {label} LoRA layout diffusers reads ({type(exc).__name__}: {first})"
+        elif "size mismatch" in str(exc):
+            line = next(x.strip() for x in str(exc).splitlines() if "size mismatch" in x)[:300]
+            why = f"its layers have other sizes than this model's (a LoRA for another model size?): {line}"
+        else:
+            why = first
+        raise NodeError(f"{path.name}: not a LoRA this {label} model can take: {why}") from None
     if not any(name in names for names in _loaded(pipe).values()):
         raise NodeError(
             f"{path.name}: none of its {len(state)} tensors match a layer of this {label} model "
@@ -169,7 +225,8 @@ def read_lora(path: Path) -> dict[str, Any]:
     try:
         header = safetensors_header(path)
     except (OSError, WeightsFileError) as exc:
-        raise NodeError(f"{path.name} is not a readable .safetensors file: {exc}") from None
+        reason = str(exc).removeprefix(f"{path.name}: ")
+        raise NodeError(f"{path.name} is not a readable .safetensors file: {reason}") from None
     if not header:
         raise NodeError(f"{path.name} holds no tensors; it is not a LoRA")
     if kind_of_tensors(header) != LORA:
@@ -194,6 +251,7 @@ def loras_active(model: ModelHandle) -> Iterator[None]:
     if not hasattr(pipe, "get_list_adapters"):
         yield
         return
+    sweep(pipe, keep=tuple(name for name, _, _ in model.loras))
     if model.loras:
         pipe.enable_lora()
         pipe.set_adapters([name for name, _, _ in model.loras], [strength for _, _, strength in model.loras])

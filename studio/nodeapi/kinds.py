@@ -54,7 +54,18 @@ KIND_FOLDERS = {
 }
 
 # ---- kinds from tensor names --------------------------------------------------------------
-_LORA_MARKS = (".lora_A.", ".lora_B.", ".lora_down.", ".lora_up.", ".lora.down.", ".lora.up.", ".hada_w1", ".lokr_w1")
+_LORA_MARKS = (
+    ".lora_A.",
+    ".lora_B.",
+    ".lora_down.",
+    ".lora_up.",
+    ".lora.down.",
+    ".lora.up.",
+    "_lora.down.",  # diffusers' older attention-processor layout (to_q_lora.down.weight)
+    "_lora.up.",
+    ".hada_w1",
+    ".lokr_w1",
+)
 _LORA_PREFIXES = ("lora_unet_", "lora_te", "lora_transformer_")
 # Parts of a full checkpoint (the original LDM layout diffusers' single_file_utils reads).
 _DENOISER_PREFIXES = ("model.diffusion_model.",)
