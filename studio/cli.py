@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None)
     run.add_argument("--json", action="store_true", help="print one JSON event per line")
     run.add_argument("--models", action="append", default=[], metavar="DIR", help=MODELS_HELP)
+    run.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the memory the run would need on the device and exit without running (0 fits, 1 will not)",
+    )
 
     from studio.batch import add_parser as add_batch_parser
 
@@ -163,6 +168,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError([str(exc)]) from None
 
+        if args.estimate:
+            return _print_estimate(engine, graph, args.json)
+
         # A token cancelled already (Ctrl+C while loading) still runs: every node is skipped and
         # the engine reports ``done`` with ``cancelled``, as a tool reading --json expects.
         try:
@@ -171,6 +179,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError([str(p) for p in exc.problems]) from None
     watch.printer.finish(report)
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _print_estimate(engine, graph, as_json: bool) -> int:
+    """``studio run --estimate``: the plan's memory, as a table or one JSON event; nothing runs."""
+    from studio.graph import GraphInvalid
+
+    try:
+        estimate = engine.estimate(graph)
+    except GraphInvalid as exc:
+        raise UsageError([str(p) for p in exc.problems]) from None
+    if as_json:
+        print(json.dumps(estimate.to_json(), default=str))
+    else:
+        print("\n".join(safe(line) for line in estimate.lines()))
+    return EXIT_OK if estimate.fits else EXIT_FAILED
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:

@@ -188,6 +188,10 @@ class ProgressPrinter:
             self._line(f"running {self.current} [{'#' * filled}{'.' * (width - filled)}] {event.done}/{event.total}")
         elif kind == "node_finished":
             self._line(f"done    {event.node_id} ({event.node_type}) in {event.seconds:.2f}s", final=True)
+        elif kind == "memory_warning":
+            self._line(f"warning: {event.message}", final=True)
+            for advice in event.advice:
+                self._line(f"  would fit with {advice}", final=True)
         elif kind == "node_failed":
             self._line(f"FAILED  {event.message}", final=True)
             if event.skipped:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from nodes.diffusion import estimate as memory
 from nodes.diffusion.context_windows import check_window
 from nodes.diffusion.families import BUILTIN_FAMILY_NAMES, SampleJob
 from nodes.diffusion.images import FIT_CHOICES, fit_image, latent_pixel_size
@@ -56,6 +57,7 @@ def _same_family(model: ModelHandle, value: Any, port: str) -> None:
 @node_type(
     "LoadModel",
     category="Diffusion",
+    estimate=memory.load_model,
     description="Load a diffusion model (a diffusers folder or a single .safetensors file) from the model folders.",
     params=[
         ParamSpec(
@@ -146,6 +148,7 @@ def load_model_node(
 @node_type(
     "TextEncode",
     category="Diffusion",
+    estimate=memory.text_encode,
     description="Encode a prompt with the model's own text encoder(s).",
     inputs=[InputSpec("model", t.MODEL)],
     params=[ParamSpec("text", t.STRING, "", multiline=True, doc="the prompt")],
@@ -164,6 +167,7 @@ def _encode(model: ModelHandle, text: str) -> Conditioning:
 @node_type(
     "EmptyLatent",
     category="Diffusion",
+    estimate=memory.empty_latent,
     description="An empty latent of a given size; the sampler starts it from noise.",
     inputs=[InputSpec("model", t.MODEL)],
     params=[
@@ -183,6 +187,7 @@ def empty_latent(ctx, *, model: ModelHandle, width: int, height: int, frames: in
 @node_type(
     "Sampler",
     category="Diffusion",
+    estimate=memory.sampler,
     description="Denoise a latent with the model, guided by the prompts; previews every step.",
     inputs=[
         InputSpec("model", t.MODEL),
@@ -319,6 +324,7 @@ def sampler(
 @node_type(
     "VAEDecode",
     category="Diffusion",
+    estimate=memory.vae_decode,
     description="Decode a latent into frames with the model's VAE.",
     inputs=[InputSpec("model", t.MODEL), InputSpec("latent", t.LATENT)],
     params=[ParamSpec("tiled", t.BOOL, False, doc="decode in tiles: slower, needs far less memory")],
@@ -341,6 +347,7 @@ def to_uint8(pixels: Any) -> Any:
 @node_type(
     "VAEEncode",
     category="Diffusion",
+    estimate=memory.vae_encode,
     description="Encode frames into a latent with the model's VAE (for image-to-image or video-to-video).",
     inputs=[InputSpec("model", t.MODEL), InputSpec("frames", t.FRAMES)],
     outputs=[OutputSpec("latent", t.LATENT)],

@@ -9,6 +9,7 @@ from studio.engine.engine import Engine, NodeReport, RunReport
 from studio.engine.events import (
     Done,
     Event,
+    MemoryWarning,
     NodeCached,
     NodeFailed,
     NodeFinished,
@@ -27,6 +28,7 @@ __all__ = [
     "Engine",
     "Event",
     "Job",
+    "MemoryWarning",
     "NodeCache",
     "NodeCached",
     "NodeError",

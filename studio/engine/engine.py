@@ -17,6 +17,7 @@ from studio.engine.disk_cache import DiskCache
 from studio.engine.events import (
     Done,
     Event,
+    MemoryWarning,
     NodeCached,
     NodeFailed,
     NodeFinished,
@@ -119,6 +120,7 @@ class Engine:
         self._device: str | None = None
         self._dtype = dtype
         self._cpu_threads = cpu_threads
+        self.check_memory = True  # estimate before each run; warn when it will not fit
         self._run_lock = threading.Lock()
         self._cancel: CancelToken | None = None
 
@@ -190,9 +192,37 @@ class Engine:
             token = cancel or CancelToken()
             self._cancel = token
             try:
+                self._warn_memory(graph, order, on_event or (lambda e: None))
                 return self._run(graph, order, on_event or (lambda e: None), token, output_dir)
             finally:
                 self._cancel = None
+
+    def estimate(self, graph: Graph, *, budget: Any = None, targets: list[str] | None = None) -> Any:
+        """The memory a run of ``graph`` would need on this engine's device (a
+        :class:`~studio.engine.estimate.MemoryEstimate`), from file headers and configs only:
+        nothing loads. ``budget`` (a ``MemoryBudget``) replaces the device's. Raises
+        :class:`GraphInvalid` for a graph with errors."""
+        from studio.engine.estimate import estimate_graph
+
+        problems = errors(validate(graph, self.registry))
+        if problems:
+            raise GraphInvalid(problems)
+        return estimate_graph(self, graph, plan(graph, self.registry, targets), budget)
+
+    def _warn_memory(self, graph: Graph, order: list[str], emit: EventHandler) -> None:
+        """Say so before anything loads when the estimate says the run will not fit (a run with no
+        estimating node, e.g. no model, is not estimated)."""
+        if not self.check_memory or not any(self.registry[graph.node(n).type].estimate for n in order):
+            return
+        from studio.engine.estimate import estimate_graph
+
+        try:
+            estimate = estimate_graph(self, graph, order, None)
+        except Exception as exc:  # advice only: never the reason a run fails
+            log.warning("memory estimate failed", exc_info=exc)
+            return
+        if not estimate.fits:
+            emit(MemoryWarning(estimate.summary(), tuple(a.text for a in estimate.advice if a.fits)))
 
     def _run(
         self,

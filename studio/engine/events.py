@@ -82,6 +82,15 @@ class NodeFailed(Event):
 
 
 @dataclass(slots=True)
+class MemoryWarning(Event):
+    """Before a run loads anything: the estimate says the graph will not fit (``advice``: settings that would)."""
+
+    kind: ClassVar[str] = "memory_warning"
+    message: str
+    advice: tuple[str, ...] = field(default=())
+
+
+@dataclass(slots=True)
 class Done(Event):
     kind: ClassVar[str] = "done"
     report: Any  # RunReport

@@ -171,6 +171,8 @@ class NodeSpec:
     what the run report lists under ``outputs``.
     ``migrate(params, from_version)`` upgrades parameters saved by an older ``version``.
     ``persist`` keeps the outputs in the engine's on-disk cache too (see :class:`DiskCodec`).
+    ``estimate(ctx, **values)`` plans the node's memory without running it (the contract is in
+    ``studio.nodeapi.memory``); None: the node needs no memory worth counting.
     """
 
     type: str
@@ -184,6 +186,7 @@ class NodeSpec:
     output: bool = False
     migrate: Migrate | None = None
     persist: DiskCodec | None = None
+    estimate: Callable[..., Any] | None = None
     _index: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     _defaults: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -257,6 +260,7 @@ def node_type(
     output: bool = False,
     migrate: Migrate | None = None,
     persist: DiskCodec | None = None,
+    estimate: Callable[..., Any] | None = None,
 ) -> Callable[[Compute], NodeSpec]:
     """Declare a node type by decorating its compute function."""
 
@@ -273,6 +277,7 @@ def node_type(
             output=output,
             migrate=migrate,
             persist=persist,
+            estimate=estimate,
         )
 
     return wrap

@@ -22,6 +22,7 @@ from studio.ui.banner import Banner
 from studio.ui.cache_status import CacheStatus
 from studio.ui.document import DocumentController, example_graphs
 from studio.ui.engine_setup import make_engine
+from studio.ui.estimate_label import EstimateLabel, engine_estimator
 from studio.ui.history_strip import HistoryStrip, OutputEntry
 from studio.ui.inspector import SEED_MODES_KEY, Inspector
 from studio.ui.node_adding import NodeAdding
@@ -109,6 +110,8 @@ class MainWindow(QMainWindow):
         self._validate_timer = QTimer(self, singleShot=True, interval=250, timeout=self.revalidate)
         self._unsubscribe = lambda: None
 
+        self.memory_estimate = EstimateLabel(lambda: self.scene.graph, engine_estimator(self.runs, self._make_engine))
+        self.runs.memory_warned.connect(lambda job_id, text: self.notify(text, "warning"))
         self._build_actions()
         self.scene.graph_replaced.connect(self._watch_graph)
         self.scene.edit_refused.connect(lambda reason: self.statusBar().showMessage(f"Cannot connect: {reason}", 5000))
@@ -255,6 +258,7 @@ class MainWindow(QMainWindow):
         for action in (self.run_action, self.batch_action, self.cancel_action):
             bar.addAction(action)
         bar.widgetForAction(self.run_action).setObjectName("run-button")
+        bar.addWidget(self.memory_estimate)
         bar.addSeparator()
         bar.addActions(list(steady_undo_actions(self.undo_group, self)))  # fixed width; detail in the tooltip
         bar.addSeparator()
@@ -284,9 +288,12 @@ class MainWindow(QMainWindow):
         self.revalidate()
         if not self.runs.busy:  # New or Open: the old graph's preview goes (a running one's keeps coming)
             self.preview.clear()
+        self.memory_estimate.schedule()
 
     def _graph_edited(self, change: Any) -> None:
         self._validate_timer.start()
+        if change.kind not in ("node_moved", "group_changed", "meta_changed"):
+            self.memory_estimate.schedule()
         if change.kind not in ("node_moved", "group_changed", "meta_changed") and not self.runs.busy:
             self.scene.clear_states()  # "done" or "failed" no longer describes the edited graph
 
@@ -451,5 +458,6 @@ class MainWindow(QMainWindow):
         self.autosaver.stop()
         self.timeline.shutdown()
         self.runs.shutdown()
+        self.memory_estimate.wait()
         self.history.shutdown()
         self.viewer.stop()

@@ -30,6 +30,7 @@ class RunController(QObject):
     node_failed = Signal(int, str, str, object)  # job id, node id, message, skipped node ids
     run_finished = Signal(object)  # the job, in a final state (done, failed, cancelled, invalid)
     cache_changed = Signal()  # models unloaded or the cache cleared
+    memory_warned = Signal(int, str)  # job id, the estimate's warning: the run will not fit, and what would
     _relayed = Signal(object, object, object)
 
     def __init__(self, make_engine: Callable[[], Any], parent: QObject | None = None) -> None:
@@ -179,4 +180,7 @@ class RunController(QObject):
             self.node_finished.emit(job.id, event.node_id, event.seconds)
         elif kind == "node_failed":
             self.node_failed.emit(job.id, event.node_id, event.message, tuple(event.skipped))
+        elif kind == "memory_warning":
+            advice = f"; would fit with {event.advice[0]}" if event.advice else ""
+            self.memory_warned.emit(job.id, f"Job #{job.id}: {event.message.split(';')[0]}{advice}")
         # "done" needs nothing: the job's final status follows and carries the report
