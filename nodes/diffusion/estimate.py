@@ -18,11 +18,20 @@ the other nodes plan shapes. The figures, per node:
 - VAEDecode needs ``DECODE_FACTOR × pixels × vae width × bytes`` for one decoded chunk (the frames a
   family's VAE decodes at once, capped at a tile's area when tiled), plus the decoded clip in float
   (the pipeline's post-processing keeps a tensor and an array) and holds the frames as uint8.
-- The factors differ by device: on the CPU the VAE's 3-d convolutions unfold their input (vol2col,
-  27 copies per kernel), which CUDA's convolutions do not. CPU factors are fitted on the tiny Wan and
-  SD models at three sizes; CUDA's on published figures (Wan 2.1 1.3B at 832×480×81 in bf16: 8.2 GB
-  with the text encoder offloaded, per Wan's README; SDXL's VAE at 1024² in fp32 needs about 10 GB
-  untiled) and untested here.
+- The factors differ by device: on the CPU the VAE's convolutions unfold their input (im2col, 9
+  copies per 2-d kernel, vol2col, 27 per 3-d one), which CUDA's convolutions do not, and a 3-d VAE's
+  decode holds about ``VIDEO_VAE_CPU_FIXED`` whatever the size. The CPU figures are a least-squares fit
+  of benchmarks/bench_estimate.py's measurements (tiny Wan at 128², 256², 384² × 17 frames: 221, 271,
+  493 MB over an idle process; tiny SD at 256², 512², 768²: 40, 106, 183 MB): per pixel ~2,200 bytes
+  for the Wan (28 × 4 frames × 16 channels × 4 bytes / 2² for its patchified decoder, plus the float
+  clip) over a 164 MB intercept, ~285 bytes for SD (16 × 4 channels × 4 bytes plus the float image)
+  over 22 MB. The CUDA factors come from published figures (Wan 2.1 1.3B at 832×480×81 in bf16 needs
+  8.2 GB with the text encoder kept on the CPU, per Wan's README; SDXL's VAE at 1024² in fp32 about
+  10 GB untiled) and are untested here (no GPU).
+
+Tiled decoding is advised, not switched on by itself: a run keeps the settings it was given (tiles
+change the output slightly). Slicing needs no setting: the families already decode one batch item
+(video) or ``DECODE_CHUNK`` images at a time.
 """
 
 from __future__ import annotations
@@ -38,8 +47,10 @@ from studio.nodeapi.memory import MB, EstimateContext, Estimated, MemoryUse, Twe
 from studio.nodeapi.weights import WeightsFileError
 
 SAMPLER_FACTOR = {"cpu": 24.0, "cuda": 16.0}
-DECODE_FACTOR = {"cpu": 60.0, "cuda": 20.0}
-CPU_RUNTIME = 60 * MB
+# By device and by the VAE's convolutions: "2d" image VAEs, "3d" video VAEs (fitted, see the docstring).
+DECODE_FACTOR = {"cpu": {"2d": 16.0, "3d": 28.0}, "cuda": {"2d": 20.0, "3d": 20.0}}
+CPU_RUNTIME = 20 * MB
+VIDEO_VAE_CPU_FIXED = 135 * MB  # a 3-d VAE's decode on the CPU, whatever the size (tiny Wan: intercept of the fit)
 TEXT_FACTOR = 16.0  # a text encoder's activations: tensors of tokens × width alive at once
 TILE_PIXELS = 512 * 512  # the area diffusers' VAEs decode at once when tiled (their default tile sizes)
 
@@ -269,8 +280,11 @@ def vae_decode(
     g = model.geometry
     area = latent.width * latent.height
     chunk = min(latent.frames, g.decode_frames) * min(area, TILE_PIXELS if tiled else area)
-    factor = DECODE_FACTOR["cuda" if model.device == "cuda" else "cpu"]
+    device = "cuda" if model.device == "cuda" else "cpu"
+    factor = DECODE_FACTOR[device]["3d" if g.temporal > 1 else "2d"]
     activations = factor * chunk * g.vae_width * model.bytes / g.vae_patch**2
+    if device == "cpu" and g.temporal > 1:
+        activations += VIDEO_VAE_CPU_FIXED
     clip = latent.frames * area * 3
     post = clip * 4 * 2  # the decoded clip in float, in RAM: the VAE's tensor and the post-processed array
     frames = latent.batch * latent.frames
