@@ -62,6 +62,26 @@ def test_the_starter_model_is_estimated_from_its_headers_without_loading(registr
     assert estimate.nodes["upscale"].use is None  # no hook: nothing counted, nothing guessed
 
 
+@pytest.mark.ml
+def test_a_node_without_a_hook_hands_the_model_on(registry):
+    from studio.graph.model import Link, Node
+    from studio.graph.spec import InputSpec, OutputSpec, node_type
+
+    @node_type(
+        "PassModel", category="Test", inputs=[InputSpec("model", "MODEL")], outputs=[OutputSpec("model", "MODEL")]
+    )
+    def pass_model(ctx, *, model):
+        return {"model": model}
+
+    registry.register(pass_model)
+    graph = load_graph(STARTER_GRAPH)
+    graph.add_node(Node("lora", "PassModel", {}))
+    graph.connect(Link("model", "model", "lora", "model"))
+    graph.connect(Link("lora", "model", "sampler", "model"))
+    estimate = _engine(registry).estimate(graph)
+    assert estimate.nodes["lora"].use is None and estimate.nodes["sampler"].use.work_ram > 0
+
+
 def test_storage_precision_counts():
     assert tensor_bytes(TensorInfo("F16", (10, 10)), 4) == 400  # cast to the float32 compute dtype
     assert tensor_bytes(TensorInfo("F8_E4M3", (10, 10)), 2) == 100  # fp8 stays fp8

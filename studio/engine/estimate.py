@@ -205,6 +205,7 @@ def _walk(plan: EstimatePlan, overrides: Overrides) -> tuple[dict[str, NodeMemor
         spec = plan.registry[node.type]
         if spec.estimate is None:
             nodes[node_id] = NodeMemory(node_id, node.type, None)
+            planned[node_id] = _passed_through(spec, plan.links_into.get(node_id, []), planned)
             continue
         values: dict[str, Any] = {p.name: None for p in spec.inputs}
         for link in plan.links_into.get(node_id, []):
@@ -224,6 +225,17 @@ def _walk(plan: EstimatePlan, overrides: Overrides) -> tuple[dict[str, NodeMemor
         nodes[node_id] = NodeMemory(node_id, node.type, result.use)
         tweaks.extend((node_id, tweak) for tweak in result.tweaks)
     return nodes, tweaks
+
+
+def _passed_through(spec: Any, links: list, planned: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A node without a hook hands on what arrives on an input of an output's wire type (LoadLoRA's
+    model, a frame filter's frames), so the nodes after it are still estimated."""
+    arriving: dict[str, Any] = {}
+    for link in links:
+        value = planned.get(link.from_node, {}).get(link.from_port)
+        if value is not None:
+            arriving.setdefault(spec.input_type(link.to_port), value)
+    return {out.name: arriving[out.type] for out in spec.outputs if out.type in arriving}
 
 
 def _peaks(order: list[str], nodes: dict[str, NodeMemory]) -> tuple[int, int]:
