@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nodes import frames_memory
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
 from studio.media.types import Frames
@@ -11,6 +12,7 @@ from studio.nodeapi import NodeError
 @node_type(
     "Interpolate",
     category="Video",
+    estimate=frames_memory.interpolate,
     description="Multiply the frame rate: flow-warped in-betweens (never across a scene cut), or a cross-fade.",
     inputs=[InputSpec("frames", t.FRAMES)],
     params=[

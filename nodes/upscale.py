@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nodes import frames_memory
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
 from studio.media.types import Frames
@@ -13,6 +14,7 @@ MAX_PIXELS = 8192 * 8192  # per output frame
 @node_type(
     "Upscale",
     category="Video",
+    estimate=frames_memory.upscale,
     description="Enlarge frames with Lanczos or bicubic resampling, or an upscaling model (ESRGAN family).",
     inputs=[InputSpec("frames", t.FRAMES)],
     params=[

@@ -59,7 +59,10 @@ def test_the_starter_model_is_estimated_from_its_headers_without_loading(registr
     assert load.held_ram - CPU_RUNTIME == _weights_in_files(STARTER)
     assert estimate.fits and estimate.peak_ram >= load.held_ram and estimate.peak_vram == 0
     assert estimate.nodes["decode"].use.held_ram == 9 * 64 * 64 * 3  # the frames, uint8
-    assert estimate.nodes["upscale"].use is None  # no hook: nothing counted, nothing guessed
+    # the starter's Upscale ×4 and Interpolate ×4 hold their larger frames for the rest of the run
+    assert estimate.nodes["upscale"].use.held_ram == 9 * 256 * 256 * 3
+    assert estimate.nodes["interpolate"].use.held_ram == 36 * 256 * 256 * 3
+    assert estimate.nodes["audio"].use is None  # no hook: nothing counted, nothing guessed
 
 
 @pytest.mark.ml

@@ -42,6 +42,7 @@ from typing import Any
 from nodes.diffusion.footprint import DENOISERS, DTYPE_BYTES, Footprint, file_footprint, folder_footprint
 from nodes.diffusion.loading import detect_family, resolve_path
 from nodes.diffusion.values import ModelParts
+from nodes.frames_memory import PlannedFrames
 from studio.nodeapi import NodeError
 from studio.nodeapi.memory import MB, EstimateContext, Estimated, MemoryUse, Tweak
 from studio.nodeapi.weights import WeightsFileError
@@ -102,13 +103,6 @@ class PlannedLatent:
     height: int
     frames: int
     batch: int
-
-
-@dataclass(frozen=True)
-class PlannedFrames:
-    count: int
-    width: int
-    height: int
 
 
 def geometry(family: str, configs: dict[str, dict[str, Any]]) -> Geometry:
