@@ -190,7 +190,7 @@ def test_the_label_beside_run_follows_the_graph(qtbot, registry):
     graph = load_graph(STARTER_GRAPH)
     engine = _engine(registry)
     budget = engine.estimate(graph).peak_ram + 1
-    label = EstimateLabel(lambda: graph, lambda g: engine.estimate(g, budget=MemoryBudget(ram=budget)), delay_ms=10)
+    label = EstimateLabel(lambda: graph, lambda g: engine.estimate(g, budget=MemoryBudget(ram=budget)), 10, 10)
     qtbot.addWidget(label)
     with qtbot.waitSignal(label.estimated, timeout=10_000):
         label.schedule()
@@ -201,3 +201,17 @@ def test_the_label_beside_run_follows_the_graph(qtbot, registry):
         label.schedule()
     assert "will not fit" in label.text() and "try" in label.text()
     label.wait()
+
+
+def test_a_graph_without_a_model_is_estimated_without_finding_the_device(registry, tmp_path):
+    from studio.graph.model import Graph, Link, Node
+
+    graph = Graph()
+    graph.add_node(Node("video", "LoadVideo", {"path": str(tmp_path / "clip.mp4")}))
+    graph.add_node(Node("upscale", "Upscale", {"scale": 2.0}))
+    graph.add_node(Node("preview", "PreviewVideo", {}))
+    graph.connect(Link("video", "frames", "upscale", "frames"))
+    graph.connect(Link("upscale", "frames", "preview", "frames"))
+    engine = Engine("auto", registry=registry)
+    estimate = engine.estimate(graph)
+    assert engine._device is None and estimate.fits and estimate.device == "auto"  # torch not needed

@@ -213,16 +213,16 @@ class Engine:
     def _warn_memory(self, graph: Graph, order: list[str], emit: EventHandler) -> None:
         """Say so before anything loads when the estimate says the run will not fit (a run with no
         estimating node, e.g. no model, is not estimated)."""
-        hooked = [n for n in order if self.registry[graph.node(n).type].estimate is not None]
-        if not self.check_memory or not hooked:
+        if not self.check_memory or not any(self.registry[graph.node(n).type].estimate for n in order):
             return
         from studio.engine.estimate import estimate_graph
 
-        if self._device is None and self._device_preference != "cpu" and "torch" not in sys.modules:
-            emit(Status(hooked[0], "Importing torch to check the device's memory (first run only)…"))
+        def finding_device(node_id: str) -> None:
+            if self._device_preference != "cpu" and "torch" not in sys.modules:
+                emit(Status(node_id, "Importing torch to check the device's memory (first run only)…"))
 
         try:
-            estimate = estimate_graph(self, graph, order, None)
+            estimate = estimate_graph(self, graph, order, None, finding_device)
         except Exception as exc:  # advice only: never the reason a run fails
             log.warning("memory estimate failed", exc_info=exc)
             return

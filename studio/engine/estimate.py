@@ -186,9 +186,12 @@ class EstimatePlan:
     context: Callable[[str, str], EstimateContext]
 
 
-def estimate_plan(plan: EstimatePlan, device: str, budget: MemoryBudget) -> MemoryEstimate:
-    """The estimate of ``plan`` on ``device``, with advice when it is over ``budget``."""
-    nodes, tweaks = _walk(plan, {})
+def estimate_plan(
+    plan: EstimatePlan, device: str, budget: MemoryBudget, walked: tuple[dict, list] | None = None
+) -> MemoryEstimate:
+    """The estimate of ``plan`` on ``device``, with advice when it is over ``budget`` (``walked``:
+    the plan's nodes and tweaks, when already walked)."""
+    nodes, tweaks = walked or _walk(plan, {})
     peak_ram, peak_vram = _peaks(plan.order, nodes)
     estimate = MemoryEstimate(device, nodes, peak_ram, peak_vram, budget)
     if not estimate.fits:
@@ -292,14 +295,22 @@ def _advice(overrides: Overrides, texts: list[str], ram: int, vram: int, fits: b
     return Advice(changes, ", ".join(texts), ram, vram, fits)
 
 
-def estimate_graph(engine: Any, graph: Graph, order: list[str], budget: MemoryBudget | None) -> MemoryEstimate:
-    """The estimate of the planned nodes ``order`` of ``graph`` on ``engine``'s device and settings."""
+def estimate_graph(
+    engine: Any,
+    graph: Graph,
+    order: list[str],
+    budget: MemoryBudget | None,
+    finding_device: Callable[[str], None] | None = None,
+) -> MemoryEstimate:
+    """The estimate of the planned nodes ``order`` of ``graph`` on ``engine``'s device and settings.
+    The device is resolved only when a hook asks for it; ``finding_device(node_id)`` hears when that
+    is about to happen for the first time (it may import torch)."""
     from studio.bundled import find_bundled
     from studio.engine.cache import OUTPUTS, RAM
     from studio.graph.validate import node_params
 
     registry = engine.registry
-    device, dtype, families = engine.device, engine.dtype, engine.families
+    families = engine.families
     links_into: dict[str, list] = {}
     for link in graph.links:
         links_into.setdefault(link.to_node, []).append(link)
@@ -312,9 +323,19 @@ def estimate_graph(engine: Any, graph: Graph, order: list[str], budget: MemoryBu
         params[node_id] = values
 
     def context(node_id: str, node_type: str) -> EstimateContext:
-        return EstimateContext(node_id, node_type, device, dtype, engine.settings, families, find_bundled)
+        def device() -> str:
+            if engine._device is None and finding_device is not None:
+                finding_device(node_id)
+            return engine.device
 
+        return EstimateContext(
+            node_id, node_type, device, lambda: engine.dtype, engine.settings, families, find_bundled
+        )
+
+    plan = EstimatePlan(graph, registry, order, params, links_into, context)
+    nodes, tweaks = _walk(plan, {})  # first, to learn whether any hook needed the device
+    device = engine._device or engine._device_preference
     if budget is None:
         cached = engine.cache.place_nbytes(RAM) + engine.cache.place_nbytes(OUTPUTS)
-        budget = device_budget(device, cached)
-    return estimate_plan(EstimatePlan(graph, registry, order, params, links_into, context), device, budget)
+        budget = device_budget(device, cached) if engine._device else MemoryBudget(available_ram() + cached)
+    return estimate_plan(plan, device, budget, (nodes, tweaks))

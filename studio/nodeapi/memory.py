@@ -69,15 +69,24 @@ class Estimated:
 class EstimateContext:
     """What a hook may know: the node, the device a run would use and its default precision, the run
     settings (model folders), the model families and the bundled files. No progress, no generators:
-    nothing runs."""
+    nothing runs. The device is found when a hook first asks (it may import torch), so a graph
+    whose hooks never ask (frames only) is estimated without it."""
 
     node_id: str
     node_type: str
-    device: str
-    dtype: str
+    resolve_device: Callable[[], str]
+    resolve_dtype: Callable[[], str]
     settings: RunSettings
     families: FamilyRegistry
     bundled: Callable[[str], Path | None] = lambda relative: None
+
+    @property
+    def device(self) -> str:
+        return self.resolve_device()
+
+    @property
+    def dtype(self) -> str:
+        return self.resolve_dtype()
 
     @property
     def on_gpu(self) -> bool:

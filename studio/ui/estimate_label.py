@@ -18,6 +18,7 @@ from studio.graph.fileformat import graph_from_dict, graph_to_dict
 from studio.textsafe import safe
 
 DEBOUNCE_MS = 400
+FIRST_DELAY_MS = 3000  # the first estimate may import torch to find the GPU: not while the window opens
 
 
 class EstimateLabel(QLabel):
@@ -28,7 +29,13 @@ class EstimateLabel(QLabel):
     estimated = Signal(object)
     _arrived = Signal(int, object, str)  # generation, estimate, error: from the worker thread
 
-    def __init__(self, graph: Callable[[], Any], estimator: Callable[[Any], Any], delay_ms: int = DEBOUNCE_MS):
+    def __init__(
+        self,
+        graph: Callable[[], Any],
+        estimator: Callable[[Any], Any],
+        delay_ms: int = DEBOUNCE_MS,
+        first_delay_ms: int = FIRST_DELAY_MS,
+    ) -> None:
         super().__init__()
         self.setObjectName("memory-estimate")
         self._graph = graph
@@ -37,7 +44,8 @@ class EstimateLabel(QLabel):
         self._worker: threading.Thread | None = None
         self._pending = False
         self.estimate: Any = None
-        self._timer = QTimer(self, singleShot=True, interval=delay_ms, timeout=self._start)
+        self._delay_ms = delay_ms
+        self._timer = QTimer(self, singleShot=True, interval=first_delay_ms, timeout=self._start)
         self._arrived.connect(self._show)
         self.setText("")
 
@@ -54,6 +62,7 @@ class EstimateLabel(QLabel):
             worker.join(timeout)
 
     def _start(self) -> None:
+        self._timer.setInterval(self._delay_ms)
         if self._worker is not None and self._worker.is_alive():
             self._pending = True  # one at a time: the newest graph goes next
             return
