@@ -1,0 +1,39 @@
+"""The memory estimate in the window: the label beside Run, and a run's warning that it will not fit."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+pytestmark = pytest.mark.qt
+
+
+def test_the_estimate_sits_beside_the_run_button(window):
+    from PySide6.QtWidgets import QToolBar
+
+    bar = window.findChild(QToolBar, "main-toolbar")
+    names = [w.objectName() for w in (bar.widgetForAction(a) for a in bar.actions()) if w is not None]
+    assert names.index("run-button") < names.index("memory-estimate") <= names.index("run-button") + 3
+
+
+def test_a_run_that_will_not_fit_is_told_in_the_window(window):
+    job = SimpleNamespace(id=7)
+    event = SimpleNamespace(
+        kind="memory_warning",
+        message="Memory (cpu): 9.0 GB RAM of 4.0 GB · will not fit; try decode: tiled decoding",
+        advice=("decode: tiled decoding",),
+    )
+    window.runs._dispatch(job, event, None)
+    level, text = window.last_notice
+    assert level == "warning" and "will not fit" in text and "tiled decoding" in text and "#7" in text
+
+
+def test_edits_refresh_the_estimate(window, qtbot):
+    from studio.graph.model import Node
+
+    label = window.memory_estimate
+    label._timer.setInterval(10)
+    with qtbot.waitSignal(label.estimated, timeout=10_000):
+        window.scene.graph.add_node(Node("pattern", "TestPattern", {}))
+    label.wait()
