@@ -327,7 +327,15 @@ def sampler(
     estimate=memory.vae_decode,
     description="Decode a latent into frames with the model's VAE.",
     inputs=[InputSpec("model", t.MODEL), InputSpec("latent", t.LATENT)],
-    params=[ParamSpec("tiled", t.BOOL, False, doc="decode in tiles: slower, needs far less memory")],
+    params=[
+        ParamSpec(
+            "tiled",
+            t.BOOL,
+            False,
+            doc="decode in tiles: slower, needs far less memory (the memory estimate suggests it when the "
+            "decode would not fit; it is never switched on by itself, tiles change the output slightly)",
+        )
+    ],
     outputs=[OutputSpec("frames", t.FRAMES)],
 )
 def vae_decode(ctx, *, model: ModelHandle, latent: Latent, tiled: bool) -> dict:
