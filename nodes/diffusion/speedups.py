@@ -37,7 +37,7 @@ SPEEDUP_DOC = (
     "reuse work between denoising steps (diffusers' cache hooks): first_block (first-block cache), mag "
     "(MagCache: its first run with a model and step count measures the model, later runs skip), taylorseer, "
     "faster (FasterCache's attention reuse), pab (pyramid attention broadcast); faster at some cost in "
-    "detail. Transformer models (Wan, LTX, CogVideoX) take all, UNet models (SD, SDXL, AnimateDiff) pab"
+    "detail. Transformer models (Wan, LTX, CogVideoX) take all, UNet models (SD, SDXL, AnimateDiff) taylorseer and pab"
 )
 
 _BLOCK_LISTS = ("blocks", "transformer_blocks", "single_transformer_blocks", "layers", "temporal_transformer_blocks")
