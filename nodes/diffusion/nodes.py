@@ -320,7 +320,7 @@ def sampler(
     with (
         torch_work("sampling"),
         loras_active(model),
-        step_caching(model, job, speedup, speedup_threshold, ctx.logger.info) as job,
+        step_caching(model, job, speedup, speedup_threshold, ctx.status) as job,
     ):
         samples = model.adapter.sample(model, job)
     return {"latent": Latent(samples.detach().cpu(), fmt, fps=latent.fps)}
