@@ -161,6 +161,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 model_folders=tuple(search_folders([*_model_folders(args.models), *settings.model_paths()])),
                 allow_pickle=settings.allow_pickle,
                 preview_interval=0.0 if args.json else 0.25,
+                attention=settings.attention,
+                compile=settings.compile,
             ),
         )
         try:

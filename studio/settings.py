@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from studio.files import atomic_write_bytes
+from studio.nodeapi import ATTENTION_BACKENDS
 
 APP_NAME = "studio"
 THEMES = ("dark", "light")
@@ -101,6 +102,8 @@ class Settings:
     theme: str = "dark"
     cpu_threads: int = 0  # torch's threads for runs on the CPU; 0: STUDIO_CPU_THREADS, else the cores free
     cache_percent: int = 0  # of the machine's memory kept for node outputs between runs; 0: automatic (10%)
+    attention: str = "auto"  # LoadModel's attention when it says auto (ATTENTION_BACKENDS)
+    compile: bool = False  # compile every model's repeated blocks (torch.compile)
 
     def output_cache_bytes(self) -> int | None:
         """The output cache's budget in bytes, or None for the engine's automatic share."""
@@ -142,6 +145,8 @@ class Settings:
         values["model_folders"] = [p for p in values["model_folders"] if isinstance(p, str)]
         if values["theme"] not in THEMES:
             values["theme"] = "dark"
+        if values["attention"] not in ATTENTION_BACKENDS:
+            values["attention"] = "auto"
         return cls(**values)
 
     def save(self, path: Path | None = None) -> Path:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nodes.diffusion import estimate as memory
+from nodes.diffusion.acceleration import ATTENTION_DOC, COMPILE_DOC, compile_model, resolve_attention, set_attention
 from nodes.diffusion.context_windows import check_window
 from nodes.diffusion.families import BUILTIN_FAMILY_NAMES, SampleJob
 from nodes.diffusion.images import FIT_CHOICES, fit_image, latent_pixel_size
@@ -25,7 +26,7 @@ from nodes.diffusion.values import LATENT_ON_DISK, Conditioning, Latent, ModelHa
 from studio.graph import types as t
 from studio.graph.spec import InputSpec, OutputSpec, ParamSpec, node_type
 from studio.media.types import Frames, Image
-from studio.nodeapi import NodeError
+from studio.nodeapi import ATTENTION_BACKENDS, NodeError
 
 # The built-in families; a family from an installed pack is used through "auto".
 FAMILY_CHOICES = ("auto", *BUILTIN_FAMILY_NAMES)
@@ -89,6 +90,8 @@ def _same_family(model: ModelHandle, value: Any, port: str) -> None:
                 ("image_encoder", "for a bare image-to-video model file: the image encoder (file or folder)"),
             )
         ),
+        ParamSpec("attention", t.CHOICE, "auto", choices=ATTENTION_BACKENDS, doc=ATTENTION_DOC),
+        ParamSpec("compile", t.BOOL, False, doc=COMPILE_DOC),
     ],
     outputs=[OutputSpec("model", t.MODEL)],
 )
@@ -103,6 +106,8 @@ def load_model_node(
     text_encoder: str = "",
     vae: str = "",
     image_encoder: str = "",
+    attention: str = "auto",
+    compile: bool = False,
 ) -> dict:
     resolved = resolve_path(path, ctx.settings.model_folders, ctx.bundled)
     refuse_pickle(resolved, ctx.settings.allow_pickle)
@@ -126,8 +131,10 @@ def load_model_node(
         raise NodeError(f"family {family!r} is not installed; installed: {', '.join(families.names)}")
     if "torch" not in sys.modules:
         ctx.status("Importing torch (first run only)…")
+    backend = ctx.settings.attention if attention == "auto" else attention
     with torch_work("loading the model"):
         device = ctx.device  # "auto" looks for a GPU
+        resolve_attention(backend, device, dispatched=True)  # a backend that can't run fails before loading
         handle = load_model(
             resolved,
             family=detected,
@@ -142,6 +149,9 @@ def load_model_node(
             parts=parts,
             bundled=ctx.bundled,
         )
+        ctx.logger.info(f"attention: {set_attention(handle, backend, device)}")
+        if compile or ctx.settings.compile:
+            compile_model(handle, ctx.logger.info)
     return {"model": handle}
 
 
@@ -315,7 +325,7 @@ def sampler(
     with (
         torch_work("sampling"),
         loras_active(model),
-        step_caching(model, job, speedup, speedup_threshold, ctx.logger.info) as job,
+        step_caching(model, job, speedup, speedup_threshold, ctx.status) as job,
     ):
         samples = model.adapter.sample(model, job)
     return {"latent": Latent(samples.detach().cpu(), fmt, fps=latent.fps)}

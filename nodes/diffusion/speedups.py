@@ -37,7 +37,7 @@ SPEEDUP_DOC = (
     "reuse work between denoising steps (diffusers' cache hooks): first_block (first-block cache), mag "
     "(MagCache: its first run with a model and step count measures the model, later runs skip), taylorseer, "
     "faster (FasterCache's attention reuse), pab (pyramid attention broadcast); faster at some cost in "
-    "detail. Transformer models (Wan, LTX, CogVideoX) take all, UNet models (SD, SDXL, AnimateDiff) pab"
+    "detail. Transformer models (Wan, LTX, CogVideoX) take all, UNet models (SD, SDXL, AnimateDiff) taylorseer and pab"
 )
 
 _BLOCK_LISTS = ("blocks", "transformer_blocks", "single_transformer_blocks", "layers", "temporal_transformer_blocks")
@@ -48,7 +48,8 @@ _BLOCK_ATTENTION = re.compile(
 # TaylorSeer's default patterns match only attention named exactly ``attn`` (Flux); ours name every
 # attention layer by its usual names (Wan's, LTX's and the UNets' attn1/attn2), through its documented
 # ``cache_identifiers``.
-_TAYLORSEER_ATTENTION = [r"(.+\.)?attn\d?"]
+_NOT_MOTION = r"^(?!.*motion_modules)"  # AnimateDiff's motion modules: see the pab config
+_TAYLORSEER_ATTENTION = [_NOT_MOTION + r"(.+\.)?attn\d?"]
 
 
 def denoisers(model: ModelHandle) -> list[Any]:
@@ -213,10 +214,13 @@ def _config(method: str, threshold: float, calls: _Calls, denoiser: Any, mag_rat
             cache_interval=every, taylor_factors_dtype=denoiser.dtype, cache_identifiers=_TAYLORSEER_ATTENTION
         )
     if method == "pab":
+        # AnimateDiff's motion modules sit in "transformer_blocks" too; their temporal attention changes
+        # most between steps (the PAB paper), so it is always computed.
         return hooks.PyramidAttentionBroadcastConfig(
             spatial_attention_block_skip_range=every,
-            temporal_attention_block_skip_range=every,
             cross_attention_block_skip_range=every,
+            spatial_attention_block_identifiers=(_NOT_MOTION + ".*blocks",),
+            cross_attention_block_identifiers=(_NOT_MOTION + ".*blocks",),
             current_timestep_callback=lambda: calls.timestep,
         )
     # FasterCache's classifier-free-guidance cache splits one batched [uncond, cond] call, a layout our

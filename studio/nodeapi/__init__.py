@@ -5,12 +5,13 @@ from ``studio.graph`` (declarations) and ``studio.media`` (media I/O), never fro
 the UI; import-linter checks this.
 """
 
-from studio.nodeapi.context import NodeContext, RunSettings
+from studio.nodeapi.context import ATTENTION_BACKENDS, NodeContext, RunSettings
 from studio.nodeapi.errors import Cancelled, NodeError
 from studio.nodeapi.families import FamilyRegistry, FamilySpec
 from studio.nodeapi.outputs import graph_metadata, write_numbered
 
 __all__ = [
+    "ATTENTION_BACKENDS",
     "Cancelled",
     "FamilyRegistry",
     "FamilySpec",

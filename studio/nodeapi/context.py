@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from studio.nodeapi.families import FamilyRegistry
 
 
+# Attention kernels by diffusers' backend names (LoadModel's ``attention``, the window's default); auto: the
+# fastest one installed that the device runs, else native.
+ATTENTION_BACKENDS = ("auto", "native", "flash", "sage", "xformers", "flex")
+
+
 @dataclass
 class RunSettings:
     """Settings a run needs; a plain object so tests and the CLI build their own."""
@@ -23,6 +28,8 @@ class RunSettings:
     model_folders: tuple[Path, ...] = ()
     allow_pickle: bool = False
     preview_interval: float = 0.0  # seconds between step previews; 0 sends every step
+    attention: str = "auto"  # what LoadModel's attention "auto" means (ATTENTION_BACKENDS)
+    compile: bool = False  # compile every model's repeated blocks, whatever LoadModel's compile says
 
 
 class NodeContext(Protocol):

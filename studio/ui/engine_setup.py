@@ -18,6 +18,8 @@ def make_engine(settings: Any, registry: Any) -> Any:
         output_dir=settings.output_path,
         model_folders=tuple(search_folders(settings.model_paths())),
         allow_pickle=settings.allow_pickle,
+        attention=settings.attention,
+        compile=settings.compile,
     )
     return Engine(
         settings.device,

@@ -1,4 +1,5 @@
-"""SettingsDialog: model folders, output folder, device, CPU threads, allow pickle (off by default) and theme."""
+"""SettingsDialog: model folders, output folder, device, CPU threads, output cache, attention, compile,
+allow pickle (off by default) and theme."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.nodeapi import ATTENTION_BACKENDS
 from studio.settings import THEMES, Settings
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -79,6 +81,16 @@ class SettingsDialog(QDialog):
         self.allow_pickle.setToolTip(
             "Pickled files can run arbitrary code when loaded. Leave off unless you trust them."
         )
+        self.attention = QComboBox()
+        self.attention.addItems(ATTENTION_BACKENDS)
+        self.attention.setCurrentText(settings.attention if settings.attention in ATTENTION_BACKENDS else "auto")
+        self.attention.setToolTip(
+            "Attention kernel for models whose LoadModel says auto. Auto: flash, sage or xformers when "
+            "installed and the model runs on a CUDA GPU, else PyTorch's native one."
+        )
+        self.compile = QCheckBox("Compile models (torch.compile of their repeated blocks)")
+        self.compile.setChecked(settings.compile)
+        self.compile.setToolTip("The first run of each model is slower while it compiles; later runs are faster.")
         self.theme = QComboBox()
         self.theme.addItems(THEMES)
         self.theme.setCurrentText(settings.theme)
@@ -93,6 +105,8 @@ class SettingsDialog(QDialog):
         form.addRow("Device", self.device)
         form.addRow("CPU threads (0 = automatic)", self.cpu_threads)
         form.addRow("Output cache", self.cache_percent)
+        form.addRow("Attention", self.attention)
+        form.addRow("Speed", self.compile)
         form.addRow("Safety", self.allow_pickle)
         form.addRow("Theme", self.theme)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -121,4 +135,6 @@ class SettingsDialog(QDialog):
             cache_percent=self.cache_percent.value(),
             allow_pickle=self.allow_pickle.isChecked(),
             theme=self.theme.currentText(),
+            attention=self.attention.currentText(),
+            compile=self.compile.isChecked(),
         )
