@@ -52,15 +52,52 @@ def test_window_parameters_that_cannot_work_are_explained():
         check_window(16, 16)
 
 
-def test_overlapping_weights_cross_fade_to_one():
-    windows = window_schedule(20, 8, 2)  # 0-8, 6-14, 12-20: each frame in at most two windows
-    total = [0.0] * 20
+def normalised(windows, length):
+    """Each frame's share of each window's prediction, as predict_in_windows blends them."""
+    shares = [dict() for _ in range(length)]
     for index, frames in enumerate(windows):
         for offset, weight in enumerate(blend_weights(windows, index)):
-            assert 0 < weight <= 1
-            total[frames.start + offset] += weight
-    assert total == pytest.approx([1.0] * 20)
-    assert blend_weights(windows, 0)[:5] == [1.0] * 5  # the clip's own edges are not faded
+            assert weight > 0
+            shares[frames.start + offset][index] = weight
+    return [{k: v / sum(share.values()) for k, v in share.items()} for share in shares]
+
+
+def test_two_windows_sharing_a_few_frames_cross_fade_linearly():
+    windows = window_schedule(20, 8, 2)  # 0-8, 6-14, 12-20: each frame in at most two windows
+    shares = normalised(windows, 20)
+    assert all(sum(share.values()) == pytest.approx(1.0) for share in shares)
+    assert shares[:6] == [{0: 1.0}] * 6  # the clip's own start is not faded
+    assert shares[6] == pytest.approx({0: 2 / 3, 1: 1 / 3}) and shares[7] == pytest.approx({0: 1 / 3, 1: 2 / 3})
+    assert shares[8:12] == [{1: 1.0}] * 4 and shares[-6:] == [{2: 1.0}] * 6
+
+
+@pytest.mark.parametrize(("length", "window", "overlap"), [(20, 8, 2), (21, 6, 3), (17, 5, 2), (100, 16, 4)])
+def test_windows_move_from_step_to_step_and_keep_their_length_and_overlap(length, window, overlap):
+    from nodes.diffusion.context_windows import shift_fraction, shifted_schedule
+
+    assert [shift_fraction(step) for step in range(8)] == [0, 1 / 2, 1 / 4, 3 / 4, 1 / 8, 5 / 8, 3 / 8, 7 / 8]
+    assert shifted_schedule(length, window, overlap, 0) == window_schedule(length, window, overlap)
+    handovers = set()
+    for step in range(6):
+        windows = shifted_schedule(length, window, overlap, step)
+        assert windows[0].start == 0 and windows[-1].stop == length
+        assert all(w.stop - w.start == window for w in windows)
+        assert {f for w in windows for f in range(w.start, w.stop)} == set(range(length))
+        assert all(
+            a.start < b.start and a.stop - b.start >= overlap for a, b in zip(windows, windows[1:], strict=False)
+        )
+        shares = normalised(windows, length)
+        assert all(sum(share.values()) == pytest.approx(1.0) for share in shares)
+        handovers |= {w.start for w in windows[1:]}
+    # The inner windows start somewhere else on later steps: no place is a handover at every step.
+    assert len(handovers) > len(window_schedule(length, window, overlap)) - 1
+
+
+def test_a_clip_that_fits_one_window_never_shifts():
+    from nodes.diffusion.context_windows import shifted_schedule
+
+    assert [shifted_schedule(8, 8, 2, step) for step in range(4)] == [[slice(0, 8)]] * 4
+    assert clip_windows(21, 0, 8, 4, step=3) == [slice(0, 21)]
 
 
 def test_a_constant_prediction_stays_constant_and_a_consistent_one_is_unchanged():
@@ -149,8 +186,9 @@ def test_wan_long_clip_runs_window_by_window(registry, wan):
     finally:
         handle.remove()
     assert samples.shape[2] == 7 and torch.isfinite(samples).all()
-    # Windows of 3 latent frames overlapping by 1: starts 0, 2, 4; cond and uncond each.
-    assert seen == [3] * 12
+    # Windows of 3 latent frames overlapping by 1: starts 0, 2, 4 on the first step, then shifted by
+    # half the stride: 0, 1, 3, 4; cond and uncond each.
+    assert seen == [3] * 14
     assert not torch.equal(samples, _sample(registry, wan, 25, cfg=5.0))
 
 
@@ -168,4 +206,48 @@ def test_animatediff_windows(registry, tmp_path_factory):
         windowed = _sample(registry, model, 10, width=32, height=32, cfg=7.0, context_frames=6, context_overlap=2)
     finally:
         handle.remove()
-    assert seen == [6, 6] * 2 and windowed.shape == plain.shape and torch.isfinite(windowed).all()
+    assert (
+        seen == [6] * 5 and windowed.shape
+    )  # 0-6, 4-10 on the first step; 0-6, 2-8, 4-10 then == plain.shape and torch.isfinite(windowed).all()
+
+
+@pytest.mark.ml
+def test_wan_image_inputs_reach_the_windows_that_hold_their_frames(registry, tmp_path, monkeypatch):
+    """First/last-frame conditioning over a clip of 7 latent frames in windows of 3: the window holding
+    the first frame sees it as known (the mask channels), the one holding the last frame sees that,
+    and the windows between see no known frame. (The starter's training-free mode replaces the known
+    frames in the whole clip's latents before each step, so its windows take them the same way.)"""
+    import numpy as np
+    import torch
+    from diffusers.pipelines.wan import pipeline_wan, pipeline_wan_i2v
+    from diffusion_graphs import load_model_handle
+    from tiny_models import build_wan_i2v
+
+    from studio.media.types import Image
+
+    monkeypatch.setattr(pipeline_wan_i2v, "basic_clean", pipeline_wan.basic_clean)  # as test_wan_i2v
+    model = load_model_handle(build_wan_i2v(tmp_path / "tiny-wan-flf2v", last_frame=True))
+    known = []  # per transformer call: which of its window's frames are marked known (mask channels 16-19)
+    handle = model.pipeline.transformer.register_forward_pre_hook(
+        lambda _m, args, kwargs: known.append(kwargs["hidden_states"][0, 16:20, :, 0, 0].amax(0).tolist()),
+        with_kwargs=True,
+    )
+    picture = np.full((16, 32, 3), 128, np.uint8)
+    try:
+        samples = _sample(
+            registry,
+            model,
+            25,
+            width=32,
+            height=16,
+            cfg=1.0,
+            context_frames=9,
+            context_overlap=4,
+            first_frame=Image(picture),
+            last_frame=Image(picture),
+        )
+    finally:
+        handle.remove()
+    assert samples.shape[2] == 7 and torch.isfinite(samples).all()
+    # Step 0: windows 0-3, 2-5, 4-7; step 1 (shifted): 0-3, 1-4, 3-6, 4-7.
+    assert known == [[1, 0, 0], [0, 0, 0], [0, 0, 1], [1, 0, 0], [0, 0, 0], [0, 0, 0], [0, 0, 1]]

@@ -36,6 +36,16 @@ def frame_chain(graph: Graph, port: str) -> tuple[Node, Node]:
     return frame, reader
 
 
+def assert_clear(graph: Graph, added: list[Node]) -> None:
+    """The added nodes sit below every other node in their columns, by more than a node's height
+    (they cover nothing when the graph opens in the editor)."""
+    others = [n for n in graph.nodes if n not in added]
+    for new in added:
+        for node in others:
+            if abs(node.position[0] - new.position[0]) < 240:
+                assert new.position[1] - node.position[1] >= 200, (new.id, node.id)
+
+
 def test_extend_starts_the_samplers_clip_on_the_shots_last_frame(tmp_path):
     original = starter()
     before = graph_to_dict(original)
@@ -54,6 +64,7 @@ def test_extend_starts_the_samplers_clip_on_the_shots_last_frame(tmp_path):
     }
     sampler_x = graph.node("sampler").position[0]
     assert reader.position[0] < frame.position[0] < sampler_x
+    assert_clear(graph, [frame, reader])
     assert graph_to_dict(original) == before  # the shot's own graph is untouched
 
 
@@ -79,7 +90,8 @@ def test_bridge_starts_on_the_first_shots_end_and_ends_on_the_seconds_start(tmp_
     assert (start.params["index"], start_reader.params["path"]) == (-1, str(first))
     assert (end.params["index"], end_reader.params["path"]) == (0, str(second))
     assert len({start.id, start_reader.id, end.id, end_reader.id} | {n.id for n in original.nodes}) == len(graph)
-    assert start.position != end.position
+    assert_clear(graph, [start, start_reader, end, end_reader])
+    assert_clear(graph, [end, end_reader])  # the second pair below the first
     assert graph_to_dict(original) == before
 
 
@@ -119,6 +131,17 @@ def test_an_extension_lands_right_after_its_shot_with_its_graph(cut, tmp_path):
     assert place_after(cut, 2, tmp_path / "last.mp4", frames=5) == 3  # after the last shot: appended
     with pytest.raises(TimelineError, match="no shot 4 to extend"):
         place_after(cut, 4, tmp_path / "x.mp4", frames=5)
+
+
+def test_an_extension_takes_over_the_shots_dissolve_into_the_next(cut, tmp_path):
+    cut.add_dissolve(0, 8)
+
+    assert place_after(cut, 0, tmp_path / "next.mp4", frames=30) == 1
+
+    assert [s.name for s in cut.shots()] == ["a", "next", "b"]
+    assert cut.transitions() == [(1, 4, 4)]  # a cuts to its extension, which dissolves into b
+    place_after(cut, 1, tmp_path / "short.mp4", frames=3)  # too short for the 8-frame dissolve: a cut
+    assert [s.name for s in cut.shots()] == ["a", "next", "short", "b"] and cut.transitions() == []
 
 
 def test_a_bridge_lands_between_two_shots_and_replaces_their_dissolve(cut, tmp_path):

@@ -2,13 +2,17 @@
 
 Each step, the model predicts the noise of overlapping windows of latent frames, one window after the
 other, and the predictions are blended into the whole clip's: frames inside one window take its
-prediction, frames where two windows overlap cross-fade linearly from one to the next (as
-AnimateDiff-Evolved's context options and WanVideoWrapper's context windows do). The model's
-activations are one window's, whatever the clip's length.
+prediction, frames where windows overlap take a weighted mean whose weights fall off towards each
+window's inner edges (AnimateDiff-Evolved's "pyramid" fuse method; for two windows sharing a few
+frames, a linear cross-fade). The model's activations are one window's, whatever the clip's length.
 
-The windows are static: the first starts at frame 0, each next one ``window - overlap`` frames later,
-and the last is moved back so that it ends on the clip's last frame (it may overlap its neighbour by
-more than asked).
+Where the windows sit changes from step to step (as AnimateDiff-Evolved's "uniform" schedules shift
+theirs): step 0 uses the static schedule (the first window starts at frame 0, each next one
+``window - overlap`` frames later, the last one moved back to end on the clip's last frame); later
+steps shift the inner windows by a fraction of the stride (1/2, 1/4, 3/4, …), so the places where one
+window's prediction hands over to the next are never the same two steps running and no fixed seam
+forms. Every window keeps the asked length, each frame is in at least one, and neighbours still
+share at least ``overlap`` frames.
 """
 
 from __future__ import annotations
@@ -55,21 +59,39 @@ def window_schedule(length: int, window: int, overlap: int) -> list[slice]:
     return [slice(start, start + window) for start in dict.fromkeys(starts)]
 
 
+def shifted_schedule(length: int, window: int, overlap: int, step: int) -> list[slice]:
+    """The windows for denoising step ``step``: :func:`window_schedule` at step 0; later steps move the
+    inner windows by ``shift_fraction(step)`` of the stride, keeping a window at each end of the clip."""
+    static = window_schedule(length, window, overlap)
+    stride = window - overlap
+    shift = int(stride * shift_fraction(step))
+    if len(static) == 1 or shift == 0:
+        return static
+    starts = [0, *range(shift, length - window, stride), length - window]
+    return [slice(start, start + window) for start in dict.fromkeys(starts)]
+
+
+def shift_fraction(step: int) -> float:
+    """0, 1/2, 1/4, 3/4, 1/8, 5/8, 3/8, 7/8, …: the bit-reversed step, as AnimateDiff-Evolved's
+    ``ordered_halving`` spreads its shifts evenly whatever the number of steps."""
+    bits = f"{step:064b}"
+    return int(bits[::-1], 2) / 2**64
+
+
 def blend_weights(windows: list[slice], index: int) -> list[float]:
-    """The weight of each frame of ``windows[index]`` in the blend: 1, except where it overlaps a
-    neighbouring window, where it ramps linearly (up from the previous window, down to the next one)
-    so that the two weights of a frame shared by two windows add up to 1."""
+    """The weight of each frame of ``windows[index]`` in the blend: a pyramid, rising from each of
+    the window's edges that lies inside the clip (frame k from that edge: k + 1) and flat towards the
+    clip's own ends. Where two windows share a few frames at their edges, their normalised weights
+    cross-fade linearly; the blend divides by the sum, so a frame in one window takes its prediction."""
     current = windows[index]
     size = current.stop - current.start
-    weights = [1.0] * size
-    if index > 0:
-        shared = windows[index - 1].stop - current.start
-        for i in range(max(shared, 0)):
-            weights[i] = min(weights[i], (i + 1) / (shared + 1))
-    if index + 1 < len(windows):
-        shared = current.stop - windows[index + 1].start
-        for i in range(max(shared, 0)):
-            weights[size - 1 - i] = min(weights[size - 1 - i], (i + 1) / (shared + 1))
+    first = min(w.start for w in windows)
+    last = max(w.stop for w in windows)
+    weights = []
+    for i in range(size):
+        left = i + 1 if current.start > first else size
+        right = size - i if current.stop < last else size
+        weights.append(float(min(left, right)))
     return weights
 
 
@@ -102,9 +124,10 @@ def predict_in_windows(predict: Callable[[slice], Any], length: int, windows: li
     return (total / weight_sum.view(view)).to(dtype)
 
 
-def clip_windows(length: int, context_frames: int, context_overlap: int, temporal: int) -> list[slice]:
-    """The Sampler's context windows over a latent of ``length`` frames (context_frames 0: one window)."""
+def clip_windows(length: int, context_frames: int, context_overlap: int, temporal: int, step: int = 0) -> list[slice]:
+    """The Sampler's context windows for denoising step ``step`` over a latent of ``length`` frames
+    (context_frames 0, or a window as long as the clip: one window, the whole clip)."""
     if context_frames <= 0:
         return [slice(0, length)]
     window, overlap = latent_window(context_frames, context_overlap, temporal)
-    return window_schedule(length, window, min(overlap, window - 1))
+    return shifted_schedule(length, window, min(overlap, window - 1), step)

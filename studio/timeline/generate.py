@@ -20,7 +20,7 @@ from studio.timeline.model import ShotInfo, Timeline
 
 SAMPLER = "Sampler"
 _COLUMN = 240.0  # horizontal space between the added nodes and the Sampler
-_ROW = 160.0
+_BELOW = 260.0  # from the top of the lowest node in their columns to the added nodes: clear of its body
 
 
 class ShotGraphError(TimelineError):
@@ -36,7 +36,7 @@ def extend_graph(shot_graph: Graph, shot_video: str | Path) -> Graph:
     graph = shot_graph.copy()
     sampler = find_sampler(graph)
     _drop_frame_input(graph, sampler.id, "last_frame")
-    _frame_into(graph, sampler, "first_frame", shot_video, -1, row=0)
+    _frame_into(graph, sampler, "first_frame", shot_video, -1)
     return graph
 
 
@@ -45,8 +45,8 @@ def bridge_graph(first_graph: Graph, first_video: str | Path, second_video: str 
     ends on the first frame of ``second_video``; the original graph is not touched."""
     graph = first_graph.copy()
     sampler = find_sampler(graph)
-    _frame_into(graph, sampler, "first_frame", first_video, -1, row=0)
-    _frame_into(graph, sampler, "last_frame", second_video, 0, row=1)
+    _frame_into(graph, sampler, "first_frame", first_video, -1)
+    _frame_into(graph, sampler, "last_frame", second_video, 0)
     return graph
 
 
@@ -106,11 +106,13 @@ def _graph_of(shot: ShotInfo) -> Graph:
         raise ShotGraphError(f"shot {shot.index} ({shot.name}): its graph cannot be opened: {exc}") from None
 
 
-def _frame_into(graph: Graph, sampler: Node, port: str, video: str | Path, index: int, row: int) -> None:
-    """LoadVideo(video) → FrameAt(index) → sampler.port, placed left of and below the Sampler."""
+def _frame_into(graph: Graph, sampler: Node, port: str, video: str | Path, index: int) -> None:
+    """LoadVideo(video) → FrameAt(index) → sampler.port, in the two columns left of the Sampler, below
+    every node already there (so they cover none)."""
     _drop_frame_input(graph, sampler.id, port)
-    x, y = sampler.position
-    y += _ROW * (row + 1)
+    x = sampler.position[0]
+    band = [n.position[1] for n in graph.nodes if x - 3 * _COLUMN < n.position[0] < x]
+    y = max(band, default=sampler.position[1]) + _BELOW
     reader = graph.add_node(
         Node(graph.unique_id(f"{port}_video"), "LoadVideo", {"path": str(video)}, position=(x - 2 * _COLUMN, y))
     )
@@ -143,12 +145,23 @@ def place_after(
 ) -> int:
     """Put the rendered clip at ``path`` right after shot ``index``; returns its index.
 
-    ``frames`` defaults to the file's length at the timeline's rate (read from the file).
+    A dissolve from the shot into the next one moves to lead from the extension into it (kept
+    off when the extension is too short for it). ``frames`` defaults to the file's length at the
+    timeline's rate (read from the file).
     """
     index = whole_number(index, "a shot index")
     if not 0 <= index < len(timeline):
         raise TimelineError(f"no shot {index} to extend; the timeline has {len(timeline)}")
-    return _insert(timeline, index + 1, path, graph, frames, name)
+    dissolve = next((a + b for shot, a, b in timeline.transitions() if shot == index), None)
+    placed = _insert(timeline, index + 1, path, graph, frames, name)
+    if dissolve is not None:
+        trial = timeline.copy()
+        try:
+            trial.add_dissolve(placed, dissolve)
+        except TimelineError:
+            return placed
+        timeline.add_dissolve(placed, dissolve)
+    return placed
 
 
 def place_between(

@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
         QApplication.instance().focusChanged.connect(self._focus_changed)
         self.undo_stack.cleanChanged.connect(self._update_title)
         self.document.document_changed.connect(self._document_changed)
+        self.document.document_changed.connect(self.timeline.forget_target)
         self.document.recent_changed.connect(self._fill_recent_menu)
         self.document.render_opened.connect(lambda path: self.presenter.show_output(OutputEntry(path.name, path=path)))
         self._watch_graph()

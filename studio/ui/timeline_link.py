@@ -86,6 +86,7 @@ class TimelineLink(QObject):
         shot = self.panel.timeline.shots()[index]
         self.window.document.set_document(graph, None, f"{shot.name} (timeline shot)", dirty=True)
         self.rerender_shot, self.generating = index, None
+        self.panel.set_pending(f"the open graph's next render replaces shot {index + 1}")
         self.window.notify(
             f"Editing the graph of shot {index + 1} ({shot.name}): the next successful render replaces it "
             "in the timeline; the old file is kept."
@@ -101,7 +102,15 @@ class TimelineLink(QObject):
         self.window.document.set_document(graph, None, title, dirty=True)
         self.rerender_shot, self.generating = None, (kind, index)
         where = "after it" if kind == "extend" else "between it and the next shot"
+        self.panel.set_pending(f"{kind} of shot {index + 1}: the open graph's next render goes {where}")
         self.window.notify(f"Shot {index + 1} ({shot.name}): change the prompt and render; the clip is placed {where}.")
+
+    def forget_target(self) -> None:
+        """Another graph was opened: its renders are not the shot's re-render, extension or bridge.
+        (The graph opened for a shot sets its target right after this.)"""
+        if self.rerender_shot is not None or self.generating is not None:
+            self.rerender_shot = self.generating = None
+            self.panel.set_pending("")
 
     def _run_finished(self, job: Any) -> None:
         if job.status != "done" or job.report is None:
@@ -111,6 +120,7 @@ class TimelineLink(QObject):
             return
         if self.generating is not None:
             (kind, index), self.generating = self.generating, None
+            self.panel.set_pending("")
             if self.panel.place_generated(kind, index, videos[0], job.graph):
                 self.window.notify(f"{videos[0].name} is shot {index + 2} of the timeline")
             return
@@ -119,6 +129,7 @@ class TimelineLink(QObject):
         from studio.graph import graph_to_dict
 
         index, self.rerender_shot = self.rerender_shot, None
+        self.panel.set_pending("")
         if self.panel.replace_shot(index, videos[0], graph=graph_to_dict(job.graph)):
             self.window.notify(f"Shot {index + 1} now uses {videos[0].name}")
 

@@ -67,6 +67,7 @@ class TimelinePanel(QWidget):
         self.view = TimelineView()
         self.view.show_timeline(self.timeline)
         self.selected: int | None = None
+        self.pending = ""  # what the open graph's next render will do to the cut, when anything
         self.view.shot_selected.connect(self._select)
         self.view.move_requested.connect(lambda i, to: self.edit("Move shot", lambda tl: tl.move(i, to)))
         self.view.trim_requested.connect(
@@ -377,7 +378,14 @@ class TimelinePanel(QWidget):
         text = f"{shots} shot(s), {frames / self.timeline.rate:.1f} s"
         if offline:
             text += f" — {offline} offline (file missing; kept, not dropped)"
+        if self.pending:
+            text += f" — {self.pending}"
         self.status.setText(text)
+
+    def set_pending(self, text: str) -> None:
+        """Say in the status line what the next render will do to the cut ("" when nothing)."""
+        self.pending = text
+        self._show_status()
 
     def _say(self, text: str) -> None:
         self.status.setText(text)

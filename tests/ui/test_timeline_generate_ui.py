@@ -87,3 +87,22 @@ def test_bridge_on_the_last_shot_says_why(window, qtbot, tmp_path):
         panel.extend_selected()  # a graph without a Sampler
     assert "no Sampler" in said.args[0]
     assert window.timeline.generating is None
+
+
+def test_opening_another_graph_cancels_a_pending_extend(window, qtbot, tmp_path):
+    from studio.graph import Graph, graph_to_dict, load_graph
+
+    panel = window.timeline.panel
+    video = tmp_path / "a.mp4"
+    video.write_bytes(b"present")
+    starter = graph_to_dict(load_graph(ROOT / "resources" / "graphs" / "starter.graph.json"))
+    panel.edit("add", lambda tl: tl.add_shot(video, 10, graph=starter))
+    panel.selected = 0
+    panel.extend_selected()
+    assert window.timeline.generating == ("extend", 0)
+    assert "extend of shot 1: the open graph's next render goes after it" in panel.status.text()
+
+    window.document.set_document(Graph(), None, "something else")
+
+    assert window.timeline.generating is None
+    assert "next render" not in panel.status.text()

@@ -95,9 +95,9 @@ class AnimateDiff(StableDiffusion):
                 latents = scheduler.add_noise(init, noise, start).permute(0, 2, 1, 3, 4)
             extra = pipe.prepare_extra_step_kwargs(job.generator, 0.0)
             total = len(timesteps)
-            windows = clip_windows(f, job.context_frames, job.context_overlap, 1)
-            self._check_window(model, windows)
+            self._check_window(model, clip_windows(f, job.context_frames, job.context_overlap, 1))
             for i, t in enumerate(timesteps):
+                windows = clip_windows(f, job.context_frames, job.context_overlap, 1, step=i)  # they shift each step
                 model_input = torch.cat([latents] * 2) if cfg_on else latents
                 model_input = scheduler.scale_model_input(model_input, t)
 

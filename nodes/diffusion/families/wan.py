@@ -131,9 +131,10 @@ class Wan(Family):
             expand = bool(getattr(pipe.config, "expand_timesteps", False))
             mask, image_embeds = conditioning.mask, conditioning.image_embeds
             total = len(timesteps)
-            # The transformer's rotary positions come from its input's frame count: a window is a short clip.
-            windows = clip_windows(latents.shape[2], job.context_frames, job.context_overlap, fmt.temporal)
             for i, t in enumerate(timesteps):
+                # The transformer's rotary positions come from its input's frame count: a window is a
+                # short clip. The windows shift from step to step (context_windows).
+                windows = clip_windows(latents.shape[2], job.context_frames, job.context_overlap, fmt.temporal, i)
                 if boundary_t is None or t >= boundary_t or pipe.transformer_2 is None:
                     current = self._transformer(pipe)
                 else:
