@@ -66,20 +66,28 @@ def test_the_icon_comes_in_every_usual_size(size):
 
 
 # ---- the bundle's size steps ---------------------------------------------------------------
-def test_the_test_step_removes_test_suites_and_keeps_torch_testing():
+def test_the_test_step_removes_test_suites_and_keeps_what_torch_imports_itself():
     toc = {
         "pure": [
             ("torch.testing", "a", "PYMODULE"),
             ("torch.testing._internal.common_utils", "b", "PYMODULE"),
+            ("torch.testing._internal.logging_tensor", "g", "PYMODULE"),  # torch.utils.checkpoint imports it
             ("numpy.f2py.tests.util", "c", "PYMODULE"),
+            ("numpy.f2py.tests", "numpy/f2py/tests/__init__.py", "PYMODULE"),
+            ("jinja2.tests", "jinja2/tests.py", "PYMODULE"),  # jinja2's template tests: code, not a test suite
             ("unittest.mock", "d", "PYMODULE"),
         ],
-        "datas": [("torch/testing/_internal/data/x.py", "e", "DATA"), ("av/tests/x.mp4", "f", "DATA")],
+        "datas": [
+            ("torch/testing/_internal/data/x.py", "e", "DATA"),
+            ("av/tests/x.mp4", "f", "DATA"),
+            ("torch/testing/_internal/logging_tensor.py", "h", "DATA"),
+        ],
         "binaries": [],
     }
     step = slim.remove_test_suites(toc)
-    assert [e[0] for e in toc["pure"]] == ["torch.testing", "unittest.mock"]
-    assert toc["datas"] == [] and len(step.removed) == 4
+    kept = ["torch.testing", "torch.testing._internal.logging_tensor", "jinja2.tests", "unittest.mock"]
+    assert [e[0] for e in toc["pure"]] == kept
+    assert [e[0] for e in toc["datas"]] == ["torch/testing/_internal/logging_tensor.py"] and len(step.removed) == 5
 
 
 def test_the_qt_step_keeps_the_plugins_the_window_needs():
@@ -88,6 +96,7 @@ def test_the_qt_step_keeps_the_plugins_the_window_needs():
         "PySide6/Qt/translations/qtbase_de.qm",
         "PySide6/Qt/plugins/sqldrivers/libqsqlite.so",
         "PySide6/Qt/qml/QtQuick/qmldir",
+        "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin.so",
     ]
     assert [p for p in kept + dropped if slim.is_unused_qt_file((p, "", "DATA"))] == dropped
 

@@ -37,7 +37,17 @@ QT_PLUGINS_KEPT = {
     "generic",
     "tls",
 }
+# Plugins in kept folders that pull in Qt Quick/QML (the virtual keyboard) or Qt PDF.
+QT_PLUGINS_DROPPED = {"libqtvirtualkeyboardplugin.so", "libqpdf.so"}
 TEST_PARTS = {"tests", "test", "testing_internal"}
+# torch imports these few testing helpers itself (torch.utils.checkpoint, torch._refs, FSDP).
+TORCH_TESTING_KEPT = {
+    "torch.testing._internal",
+    "torch.testing._internal.logging_tensor",
+    "torch.testing._internal.common_dtype",
+    "torch.testing._internal.distributed",
+    "torch.testing._internal.distributed.fake_pg",
+}
 # GPU-only parts of a CUDA torch that nothing links: Triton's compiler and the CUDA libraries torch
 # opens by name when a GPU kernel needs them.
 CUDA_PATH = re.compile(
@@ -81,15 +91,21 @@ def _split(entries: list[Entry], drop: Callable[[Entry], bool]) -> tuple[list[En
 def is_test_suite(entry: Entry) -> bool:
     """A test package, or torch's internal testing helpers, as a module or a collected file."""
     name, _, typecode = entry
+    module = name if typecode == "PYMODULE" else name.replace("\\", "/").removesuffix(".py").removesuffix("/__init__")
+    if module.replace("/", ".") in TORCH_TESTING_KEPT:
+        return False
     if typecode == "PYMODULE":
+        # a module inside a tests package, or the package itself; a module named tests (jinja2.tests) is code
         parts = name.replace("testing._internal", "testing_internal").split(".")
+        is_package = str(entry[1]).replace("\\", "/").endswith("/__init__.py")
+        parts = parts if is_package else parts[:-1]
     else:
         parts = name.replace("\\", "/").replace("testing/_internal", "testing_internal").split("/")[:-1]
     return bool(TEST_PARTS.intersection(parts))
 
 
 def is_unused_qt_file(entry: Entry) -> bool:
-    """Qt's translations (the studio is in English), QML, and plugin folders the studio does not use."""
+    """Qt's translations (the studio is in English), QML, and plugins the studio does not use."""
     path = entry[0].replace("\\", "/")
     if "PySide6/" not in path:
         return False
@@ -98,7 +114,7 @@ def is_unused_qt_file(entry: Entry) -> bool:
         return True
     if inside.startswith("Qt/plugins/"):
         folder = inside.split("/")[2] if inside.count("/") >= 3 else ""
-        return folder not in QT_PLUGINS_KEPT
+        return folder not in QT_PLUGINS_KEPT or inside.rsplit("/", 1)[-1] in QT_PLUGINS_DROPPED
     return False
 
 
