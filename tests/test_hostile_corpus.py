@@ -24,7 +24,9 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is en
 
 # What `studio run` prints around the one line that explains: progress (ProgressPrinter) and the
 # summary that repeats the failure's reason (studio.run_console).
-PROGRESS = re.compile(r"^(running |done    |cached  |skipped |run failed after \d|cancelled after \d|        \S)")  # last: status
+PROGRESS = re.compile(
+    r"^(running |done    |cached  |skipped |run failed after \d|cancelled after \d|        \S)"
+)  # last: status
 # Control characters a terminal acts on, bidi overrides and line separators: never raw in any output.
 UNSAFE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 MAX_LINE = 1000  # characters: one line that explains, not a dump
