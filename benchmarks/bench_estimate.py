@@ -10,6 +10,12 @@ graph (read from headers and configs in this process, nothing loaded). Prints a 
 The models: the bundled starter (a tiny Wan 2.1) and a tiny SD 1.x built from the tests' configs.
 
     .venv/bin/python benchmarks/bench_estimate.py [--quick]
+
+Measured (2 shared cores, 30 Nov 2026, after calibrating on a first run; baseline 775 MB):
+wan 128x128x17 179 MB vs 199 (+11%), 256x256x17 282 vs 305 (+8%), 384x384x17 496 vs 481 (-3%);
+sd 256x256 39 vs 38 (-3%), 512x512 104 vs 91 (-13%), 768x768 229 vs 180 (-21%). The same cases
+measured 221, 271, 493, 40, 106, 183 MB in the first run: peak RSS varies by up to a quarter from
+run to run with the allocator, which bounds how close any estimate can get.
 """
 
 from __future__ import annotations
