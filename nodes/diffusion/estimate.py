@@ -157,6 +157,7 @@ def load_model(
     text_encoder: str = "",
     vae: str = "",
     image_encoder: str = "",
+    **speed: Any,  # attention backend, compile: no memory of their own worth counting here
 ) -> Estimated:
     folders = ctx.settings.model_folders
     resolved = resolve_path(path, folders, ctx.bundled)
@@ -213,7 +214,7 @@ def _place(model: PlannedModel, work: int, weights: int = 0, note: str = "", hel
     return MemoryUse(held_ram=held_frames, work_ram=int(work), note=note)
 
 
-def text_encode(ctx: EstimateContext, *, model: PlannedModel | None, text: str) -> Estimated:
+def text_encode(ctx: EstimateContext, *, model: PlannedModel | None, **params: Any) -> Estimated:
     if model is None:
         return Estimated()
     g = model.geometry
@@ -223,7 +224,14 @@ def text_encode(ctx: EstimateContext, *, model: PlannedModel | None, text: str) 
 
 
 def empty_latent(
-    ctx: EstimateContext, *, model: PlannedModel | None, width: int, height: int, frames: int, batch: int
+    ctx: EstimateContext,
+    *,
+    model: PlannedModel | None,
+    width: int,
+    height: int,
+    frames: int,
+    batch: int,
+    **params: Any,
 ) -> Estimated:
     if model is None:
         return Estimated()
@@ -267,7 +275,7 @@ def sampler(ctx: EstimateContext, *, model: PlannedModel | None, latent: Planned
 
 
 def vae_decode(
-    ctx: EstimateContext, *, model: PlannedModel | None, latent: PlannedLatent | None, tiled: bool
+    ctx: EstimateContext, *, model: PlannedModel | None, latent: PlannedLatent | None, tiled: bool, **params: Any
 ) -> Estimated:
     if model is None or latent is None:
         return Estimated()
@@ -292,7 +300,9 @@ def vae_decode(
     return Estimated({"frames": PlannedFrames(frames, latent.width, latent.height)}, use, tweaks)
 
 
-def vae_encode(ctx: EstimateContext, *, model: PlannedModel | None, frames: PlannedFrames | None) -> Estimated:
+def vae_encode(
+    ctx: EstimateContext, *, model: PlannedModel | None, frames: PlannedFrames | None, **params: Any
+) -> Estimated:
     if model is None or frames is None:
         return Estimated()
     latent = PlannedLatent(model.family, frames.width, frames.height, frames.count, 1)
