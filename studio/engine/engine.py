@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +17,6 @@ from studio.engine.disk_cache import DiskCache
 from studio.engine.events import (
     Done,
     Event,
-    MemoryWarning,
     NodeCached,
     NodeFailed,
     NodeFinished,
@@ -211,23 +209,11 @@ class Engine:
         return estimate_graph(self, graph, plan(graph, self.registry, targets), budget)
 
     def _warn_memory(self, graph: Graph, order: list[str], emit: EventHandler) -> None:
-        """Say so before anything loads when the estimate says the run will not fit (a run with no
-        estimating node, e.g. no model, is not estimated)."""
-        if not self.check_memory or not any(self.registry[graph.node(n).type].estimate for n in order):
-            return
-        from studio.engine.estimate import estimate_graph
+        """Say so before anything loads when the estimate says the run will not fit."""
+        if self.check_memory and any(self.registry[graph.node(n).type].estimate for n in order):
+            from studio.engine.estimate import warn_if_over
 
-        def finding_device(node_id: str) -> None:
-            if self._device_preference != "cpu" and "torch" not in sys.modules:
-                emit(Status(node_id, "Importing torch to check the device's memory (first run only)…"))
-
-        try:
-            estimate = estimate_graph(self, graph, order, None, finding_device)
-        except Exception as exc:  # advice only: never the reason a run fails
-            log.warning("memory estimate failed", exc_info=exc)
-            return
-        if not estimate.fits:
-            emit(MemoryWarning(estimate.summary(), tuple(a.text for a in estimate.advice if a.fits)))
+            warn_if_over(self, graph, order, emit)
 
     def _run(
         self,

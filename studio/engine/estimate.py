@@ -339,3 +339,24 @@ def estimate_graph(
         cached = engine.cache.place_nbytes(RAM) + engine.cache.place_nbytes(OUTPUTS)
         budget = device_budget(device, cached) if engine._device else MemoryBudget(available_ram() + cached)
     return estimate_plan(plan, device, budget, (nodes, tweaks))
+
+
+def warn_if_over(engine: Any, graph: Graph, order: list[str], emit: Callable[[Any], None]) -> None:
+    """Before a run: a ``memory_warning`` event when the plan will not fit, with the settings that
+    would; a ``status`` event first when finding the device imports torch. Never raises: the
+    estimate is advice, not a reason for a run to fail."""
+    import sys
+
+    from studio.engine.events import MemoryWarning, Status
+
+    def finding_device(node_id: str) -> None:
+        if engine._device_preference != "cpu" and "torch" not in sys.modules:
+            emit(Status(node_id, "Importing torch to check the device's memory (first run only)…"))
+
+    try:
+        estimate = estimate_graph(engine, graph, order, None, finding_device)
+    except Exception as exc:  # advice only: never the reason a run fails
+        log.warning("memory estimate failed", exc_info=exc)
+        return
+    if not estimate.fits:
+        emit(MemoryWarning(estimate.summary(), tuple(a.text for a in estimate.advice if a.fits)))
