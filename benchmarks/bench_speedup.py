@@ -2,16 +2,19 @@
 
 For each family and each method it supports, one sampling run at the method's default threshold (and
 the thresholds given with --thresholds) against the uncached run at the same steps, all in this process:
-- seconds of the Sampler and the speed-up (uncached seconds / cached seconds),
+- CPU seconds of the Sampler on one torch thread (process time: the figures hold on a machine other
+  programs share, where wall time swings with their load) and the speed-up (uncached / cached),
 - the share of attention rows still computed (what the cache skipped, independent of timing),
 - PSNR in dB of the decoded frames against the uncached run's (higher is closer; ∞ = identical).
 MagCache's first run with a model measures it (uncached); its measuring run is timed separately.
 
-The models are random and small (a Wan transformer of 8 blocks at width 128, an SD UNet of 32/64
-channels), as large as keeps a run at a few seconds; per-step overhead (scheduler, hooks, Python)
-weighs more here than on a real 1.3B-14B model, where the skipped blocks dominate, so real speed-ups
-are larger. Random weights also make the outputs' changes across steps unlike a trained model's, so
-PSNR says how far the method moves the result, not how good a real picture looks.
+The models are random and small (a Wan transformer of 8 blocks at width 256 on 17 frames of
+96×96; an SD UNet of 64/128 channels at 128×128), as large as keeps a run at a few CPU seconds.
+Per-step overhead (scheduler, hooks, Python) weighs more here than on a real 1.3B-14B model, where
+the skipped blocks dominate, so real speed-ups are larger; a UNet spends most of its time in
+convolutions, which taylorseer and pab (attention only) do not skip. Random weights also change
+across steps unlike a trained model's, so PSNR says how far a method moves the result, not how
+good a real picture looks.
 
 Run: .venv/bin/python benchmarks/bench_speedup.py [--steps 12] [--family wan,sd]
 """
@@ -41,13 +44,13 @@ def build_wan_model(folder: Path) -> Path:
     torch.manual_seed(0)
     parts["transformer"] = WanTransformer3DModel(
         patch_size=(1, 2, 2),
-        num_attention_heads=2,
+        num_attention_heads=4,
         attention_head_dim=64,
         in_channels=16,
         out_channels=16,
         text_dim=32,
         freq_dim=256,
-        ffn_dim=512,
+        ffn_dim=1024,
         num_layers=8,
         cross_attn_norm=True,
         qk_norm="rms_norm_across_heads",
@@ -75,7 +78,7 @@ def main() -> None:
 
     from studio.composition import default_registry
 
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(1)  # process time then measures this run's work alone
     registry = default_registry(plugins=False)
     extra = [item.split("=") for item in args.thresholds.split(",") if item]
 
@@ -86,12 +89,10 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp())
     setups = {
-        "wan": (lambda: build_wan_model(tmp / "wan"), dict(width=64, height=64, frames=9), 5.0),
-        "sd": (lambda: build_sd(tmp / "sd", channels=(32, 64), sample_size=32), dict(width=64, height=64), 7.5),
+        "wan": (lambda: build_wan_model(tmp / "wan"), dict(width=96, height=96, frames=17), 5.0),
+        "sd": (lambda: build_sd(tmp / "sd", channels=(64, 128), sample_size=64), dict(width=128, height=128), 7.5),
     }
-    print(
-        f"{'family':6} {'speedup':12} {'threshold':>9} {'seconds':>8} {'speed-up':>8} {'attention':>9} {'PSNR dB':>8}"
-    )
+    print(f"{'family':6} {'speedup':12} {'threshold':>9} {'CPU s':>8} {'speed-up':>8} {'attention':>9} {'PSNR dB':>8}")
     for family in args.family.split(","):
         build, size, cfg = setups[family]
         model = call("LoadModel", path=str(build()))["model"]
@@ -117,7 +118,7 @@ def bench_family(call, family: str, model, size: dict, cfg: float, steps: int, e
 
     def sample(speedup="none", threshold=0.0):
         rows[0] = 0
-        start = time.perf_counter()
+        start = time.process_time()
         out = call(
             "Sampler",
             model=model,
@@ -130,7 +131,7 @@ def bench_family(call, family: str, model, size: dict, cfg: float, steps: int, e
             speedup=speedup,
             speedup_threshold=threshold,
         )["latent"]
-        seconds = time.perf_counter() - start
+        seconds = time.process_time() - start
         with torch.no_grad():
             frames = torch.from_numpy(model.adapter.decode(model, out, False, lambda: None))
         return seconds, rows[0], frames
