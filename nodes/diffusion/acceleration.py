@@ -71,14 +71,27 @@ def resolve_attention(choice: str, device: str, dispatched: bool) -> str:
     return choice
 
 
-def set_attention(model: ModelHandle, choice: str, device: str) -> str:
-    """Switch every denoiser of ``model`` to the backend ``choice`` resolves to; returns its name."""
+def usable_attention(choice: str, device: str, dispatched: bool, note: Callable[[str], None]) -> str:
+    """``resolve_attention``, except that a backend this machine or model can't run falls back to
+    native with a note: a graph shared by someone with flash or sage installed still runs here."""
+    try:
+        return resolve_attention(choice, device, dispatched)
+    except NodeError as exc:
+        if choice not in ATTENTION_BACKENDS:
+            raise
+        note(f"{exc}; running with native attention instead")
+        return "native"
+
+
+def set_attention(model: ModelHandle, choice: str, device: str, note: Callable[[str], None] = lambda _: None) -> str:
+    """Switch every denoiser of ``model`` to the backend ``choice`` resolves to (native, with a ``note``,
+    when it can't run here); returns its name."""
     from diffusers.models.attention_dispatch import _AttentionBackendRegistry
 
     chosen = "native"
     for denoiser in denoisers(model):
         dispatched = _dispatched(denoiser)
-        chosen = resolve_attention(choice, device, dispatched)
+        chosen = usable_attention(choice, device, dispatched, note)
         if not dispatched:
             if chosen == "xformers":
                 denoiser.enable_xformers_memory_efficient_attention()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nodes.diffusion import estimate as memory
-from nodes.diffusion.acceleration import ATTENTION_DOC, COMPILE_DOC, compile_model, resolve_attention, set_attention
+from nodes.diffusion.acceleration import ATTENTION_DOC, COMPILE_DOC, compile_model, set_attention
 from nodes.diffusion.context_windows import check_window
 from nodes.diffusion.families import BUILTIN_FAMILY_NAMES, SampleJob
 from nodes.diffusion.images import FIT_CHOICES, fit_image, latent_pixel_size
@@ -134,7 +134,8 @@ def load_model_node(
     backend = ctx.settings.attention if attention == "auto" else attention
     with torch_work("loading the model"):
         device = ctx.device  # "auto" looks for a GPU
-        resolve_attention(backend, device, dispatched=True)  # a backend that can't run fails before loading
+        if backend not in ATTENTION_BACKENDS:
+            raise NodeError(f"attention must be one of {', '.join(ATTENTION_BACKENDS)}, got {backend!r}")
         handle = load_model(
             resolved,
             family=detected,
@@ -149,7 +150,7 @@ def load_model_node(
             parts=parts,
             bundled=ctx.bundled,
         )
-        ctx.logger.info(f"attention: {set_attention(handle, backend, device)}")
+        ctx.logger.info(f"attention: {set_attention(handle, backend, device, ctx.status)}")
         if compile or ctx.settings.compile:
             compile_model(handle, ctx.logger.info)
     return {"model": handle}
