@@ -23,7 +23,8 @@ ATTENTION_DOC = (
     "attention kernel: native (PyTorch's), flash (flash-attn), sage (sageattention), xformers, flex "
     "(PyTorch's flex attention); auto: the app's setting, which by default picks the first of flash, sage, "
     "xformers that is installed when the model runs on a CUDA GPU, else native. UNet models (SD, SDXL, "
-    "AnimateDiff) take native or xformers"
+    "AnimateDiff) take native or xformers. A kernel this machine or model can't run falls back to native, "
+    "with a note"
 )
 COMPILE_DOC = (
     "compile the model's repeated blocks with torch.compile (diffusers' regional compilation): the first "
