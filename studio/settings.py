@@ -98,6 +98,7 @@ class Settings:
     model_folders: list[str] = field(default_factory=list)  # besides the app's own models folder
     output_dir: str = ""
     device: str = "auto"
+    cluster_address: str = ""  # the render queue's Ray cluster (HOST:PORT, or "local"); empty: this machine
     allow_pickle: bool = False
     theme: str = "dark"
     cpu_threads: int = 0  # torch's threads for runs on the CPU; 0: STUDIO_CPU_THREADS, else the cores free

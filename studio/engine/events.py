@@ -91,6 +91,25 @@ class MemoryWarning(Event):
 
 
 @dataclass(slots=True)
+class WorkerAssigned(Event):
+    """A job went to a worker of a render farm (again, with ``reason``, when the one before died)."""
+
+    kind: ClassVar[str] = "worker_assigned"
+    worker: str
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Notice(Event):
+    """Something the user should know about where jobs run ("connecting", "unreachable");
+    ``level``: "status" (the status bar) or "error" (a banner)."""
+
+    kind: ClassVar[str] = "notice"
+    level: str
+    text: str
+
+
+@dataclass(slots=True)
 class Done(Event):
     kind: ClassVar[str] = "done"
     report: Any  # RunReport

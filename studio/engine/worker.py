@@ -1,4 +1,6 @@
-"""A background worker that runs queued graphs one at a time (the app's render queue).
+"""A background worker that runs queued graphs (the app's render queue): one at a time on an
+:class:`Engine`, or several at once on a runner with ``concurrent = True`` and ``slots`` (a render
+farm: :class:`studio.farm.ClusterRunner`), each on a thread of its own.
 
 Qt-free: the app wraps ``on_event`` so events cross into the GUI thread as queued signals.
 """
@@ -6,6 +8,7 @@ Qt-free: the app wraps ``on_event`` so events cross into the GUI thread as queue
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +21,7 @@ from studio.engine.events import Event
 from studio.graph.model import Graph
 from studio.graph.validate import GraphInvalid
 
+POLL_S = 0.2  # how often a queue on a concurrent runner looks whether it has more slots (it connects lazily)
 QUEUED, RUNNING, DONE, FAILED, CANCELLED, INVALID = "queued", "running", "done", "failed", "cancelled", "invalid"
 
 
@@ -32,13 +36,19 @@ class Job:
     error: str | None = None
     submitted: float = field(default_factory=time.time)
     cancel: CancelToken = field(default_factory=CancelToken)
+    worker: str | None = None  # where it runs: None in this process, else a farm worker's name
 
 
 JobHandler = Callable[[Job, Event | None], None]
 
 
 class RenderQueue:
-    """Runs submitted graphs in submission order on one thread; reorder, remove, pause, cancel.
+    """Runs submitted graphs in submission order; reorder, remove, pause, cancel.
+
+    ``engine`` is what runs a job: anything with :meth:`Engine.run`'s signature. One job runs at
+    a time, on the queue's thread, unless it says ``concurrent = True``: then up to its ``slots``
+    run at once. An engine with ``close()`` is closed on the queue's thread when replaced or at
+    shutdown.
 
     ``on_event(job, event)`` is called from the worker thread for every engine event, and with
     ``event=None`` whenever a job's status changes.
@@ -52,8 +62,10 @@ class RenderQueue:
         self._cond = threading.Condition()
         self._paused = False
         self._stopping = False
-        self._current: Job | None = None
+        self._running: list[Job] = []
         self._next_engine: Engine | None = None
+        self._retired: list[Engine] = []  # replaced engines, closed on the queue's thread
+        self._job_threads: list[threading.Thread] = []  # a concurrent runner's jobs
         self._thread = threading.Thread(target=self._loop, name="studio-render", daemon=True)
         self._thread.start()
 
@@ -99,16 +111,16 @@ class RenderQueue:
             self._jobs.remove(job)
 
     def cancel(self, job_id: int | None = None) -> None:
-        """Cancel the running job (default) or a queued one."""
+        """Cancel the running jobs (default) or one job, running or queued."""
         with self._cond:
-            job = self._current if job_id is None else self._find(job_id)
-            if job is None:
-                return
-            job.cancel.cancel()
-            if job.status == QUEUED:
-                job.status = CANCELLED
-        if job.status == CANCELLED:
-            self._on_event(job, None)
+            targets = list(self._running) if job_id is None else [self._find(job_id)]
+            for job in targets:
+                job.cancel.cancel()
+                if job.status == QUEUED:
+                    job.status = CANCELLED
+        for job in targets:
+            if job.status == CANCELLED:
+                self._on_event(job, None)
 
     def pause(self) -> None:
         """Finish the running job, then start no new one until :meth:`resume`."""
@@ -127,7 +139,7 @@ class RenderQueue:
     @property
     def busy(self) -> bool:
         with self._cond:
-            return self._current is not None or any(j.status == QUEUED for j in self._jobs)
+            return bool(self._running) or any(j.status == QUEUED for j in self._jobs)
 
     def replace_engine(self, engine: Engine) -> None:
         """Run the next job (not the running one) on ``engine``, e.g. after a settings change.
@@ -136,16 +148,18 @@ class RenderQueue:
         so queued jobs stay queued.
         """
         with self._cond:
-            if self._current is None:
-                self.engine = engine
-            else:
+            if self._running:
                 self._next_engine = engine
+            else:
+                self._retired.append(self.engine)
+                self.engine = engine
+            self._cond.notify_all()
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is running or queued (used by tests and headless callers)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._current is not None or (not self._paused and any(j.status == QUEUED for j in self._jobs)):
+            while self._running or (not self._paused and any(j.status == QUEUED for j in self._jobs)):
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     return False
@@ -156,8 +170,8 @@ class RenderQueue:
         """Cancel what runs, drop what waits, and stop the thread."""
         with self._cond:
             self._stopping = True
-            if self._current is not None:
-                self._current.cancel.cancel()
+            for job in self._running:
+                job.cancel.cancel()
             self._cond.notify_all()
         self._thread.join(timeout)
 
@@ -170,29 +184,64 @@ class RenderQueue:
     # ---- the worker thread -------------------------------------------------------------
     def _loop(self) -> None:
         while True:
+            job = None
             with self._cond:
-                while not self._stopping and (self._paused or not any(j.status == QUEUED for j in self._jobs)):
-                    self._cond.wait()
-                if self._stopping:
-                    return
-                job = next(j for j in self._jobs if j.status == QUEUED)
-                job.status = RUNNING
-                self._current = job
+                while not self._stopping and not self._can_start() and not self._retired:
+                    self._cond.wait(POLL_S if getattr(self.engine, "concurrent", False) else None)
+                retired, self._retired = self._retired, []
+                if not self._stopping and self._can_start():
+                    job = next(j for j in self._jobs if j.status == QUEUED)
+                    job.status = RUNNING
+                    self._running.append(job)
+                    engine = self.engine
+            _close(retired)  # outside the lock: a farm runner takes seconds to disconnect
+            if self._stopping:
+                break
+            if job is None:
+                continue
             self._on_event(job, None)
-            self._execute(job)
-            with self._cond:
-                self._current = None
-                if self._next_engine is not None:
-                    self.engine, self._next_engine = self._next_engine, None
-                self._cond.notify_all()
-            self._on_event(job, None)
+            if getattr(engine, "concurrent", False):
+                thread = threading.Thread(
+                    target=self._run, args=(job, engine), name=f"studio-job-{job.id}", daemon=True
+                )
+                self._job_threads = [t for t in self._job_threads if t.is_alive()] + [thread]
+                thread.start()
+            else:
+                self._run(job, engine)
+        deadline = time.monotonic() + 8.0  # stopping: give the running jobs time to see their cancel
+        for thread in self._job_threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            retired, self._retired = [*self._retired, self.engine], []
+        _close(retired)
 
-    def _execute(self, job: Job) -> None:
+    def _can_start(self) -> bool:
+        """A queued job may start: not paused, a slot free, and no engine swap waiting."""
+        if self._paused or not any(j.status == QUEUED for j in self._jobs):
+            return False
+        if self._next_engine is not None:
+            return False  # the swap comes first, when the running jobs end
+        slots = max(1, int(getattr(self.engine, "slots", 1))) if getattr(self.engine, "concurrent", False) else 1
+        return len(self._running) < slots
+
+    def _run(self, job: Job, engine: Engine) -> None:
+        self._execute(job, engine)
+        with self._cond:
+            self._running.remove(job)
+            if self._next_engine is not None and not self._running:
+                self._retired.append(self.engine)
+                self.engine, self._next_engine = self._next_engine, None
+            self._cond.notify_all()
+        self._on_event(job, None)
+
+    def _execute(self, job: Job, engine: Engine) -> None:
         def forward(event: Event) -> None:
+            if event.kind == "worker_assigned":
+                job.worker = event.worker
             self._on_event(job, event)
 
         try:
-            job.report = self.engine.run(job.graph, forward, cancel=job.cancel, output_dir=job.output_dir)
+            job.report = engine.run(job.graph, forward, cancel=job.cancel, output_dir=job.output_dir)
         except GraphInvalid as exc:
             job.status, job.error = INVALID, str(exc)
             return
@@ -207,3 +256,15 @@ class RenderQueue:
         else:
             job.status = FAILED
             job.error = "; ".join(f"{k}: {r.error}" for k, r in report.failed.items())
+
+
+def _close(engines: list) -> None:
+    """Close replaced engines that can be closed (a farm runner disconnects from its cluster)."""
+    for engine in engines:
+        close = getattr(engine, "close", None)
+        if close is None:
+            continue
+        try:
+            close()
+        except Exception as exc:  # a farm that will not close must not stop the queue
+            logging.getLogger(__name__).warning("could not close %s: %s", type(engine).__name__, exc)

@@ -4,5 +4,6 @@ Importing this package does not import Ray; connecting does (:func:`connect`).
 """
 
 from studio.farm.driver import Farm, FarmError, connect, run_on_cluster
+from studio.farm.runner import ClusterRunner
 
-__all__ = ["Farm", "FarmError", "connect", "run_on_cluster"]
+__all__ = ["ClusterRunner", "Farm", "FarmError", "connect", "run_on_cluster"]

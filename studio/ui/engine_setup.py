@@ -7,7 +7,12 @@ from typing import Any
 
 def make_engine(settings: Any, registry: Any) -> Any:
     """An engine for ``settings``: its device, output and model folders (ComfyUI kind folders
-    included), pickle policy, CPU threads, and the on-disk cache of expensive outputs."""
+    included), pickle policy, CPU threads, and the on-disk cache of expensive outputs; or, with a
+    cluster address, the render farm's runner (it connects on the first job, from the queue's thread)."""
+    if settings.cluster_address.strip():
+        from studio.farm import ClusterRunner
+
+        return ClusterRunner(settings.cluster_address.strip(), registry, settings.output_path)
     from studio.composition import default_families
     from studio.engine import Engine, RunSettings
     from studio.engine.disk_cache import DiskCache

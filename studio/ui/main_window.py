@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.runs = RunController(make_engine or self._make_engine, self)
+        self.runs.notice.connect(lambda level, text: self.notify(text, level))
         self.inspector = Inspector(self.scene, self.settings.model_paths())
         self.preview = PreviewPanel()
         self.viewer = OutputViewer()
@@ -435,7 +436,7 @@ class MainWindow(QMainWindow):
             theme.apply_theme(QApplication.instance(), settings.theme)
             self.scene.update()
             self.view.viewport().update()
-        engine_fields = ("device", "allow_pickle", "model_folders", "cpu_threads", "cache_percent")
+        engine_fields = ("device", "allow_pickle", "model_folders", "cpu_threads", "cache_percent", "cluster_address")
         if any(getattr(settings, name) != getattr(old, name) for name in engine_fields):
             self.runs.reconfigure()  # the next run starts an engine with the new settings
 

@@ -1,4 +1,5 @@
-"""QueuePanel: the render queue: queued, running and finished runs, with reorder, remove, pause, cancel."""
+"""QueuePanel: the render queue: queued, running and finished runs, with reorder, remove, pause, cancel;
+for each running one, where it runs (a render farm's worker) and how far it is."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ class QueuePanel(QWidget):
         self.pause.toggled.connect(self._pause)
         self.cancel.clicked.connect(lambda: self.controller.cancel())
         controller.job_changed.connect(self.refresh)
+        controller.progress_changed.connect(self._progress_changed)
+        self._progress: dict[int, str] = {}  # job id -> "node done/total" of its running node
         self.list.currentRowChanged.connect(self._update_buttons)
         self.refresh()
 
@@ -60,14 +63,7 @@ class QueuePanel(QWidget):
         order = {"running": 0, "queued": 1}
         jobs = sorted(jobs, key=lambda j: (order.get(j.status, 2), 0 if j.status in order else -j.submitted))
         for job in jobs:
-            title = job.title or "Untitled"
-            when = time.strftime("%H:%M:%S", time.localtime(job.submitted))
-            line = f"#{job.id}  {title}  —  {job.status}  ·  {when}"
-            if job.report is not None and job.status != "running":
-                line += f"  ·  {job.report.seconds:.1f}s"
-            if job.error:
-                line += f"\n     {job.error.splitlines()[0][:120]}"
-            item = QListWidgetItem(line)
+            item = QListWidgetItem(self._line(job))
             item.setData(Qt.ItemDataRole.UserRole, job)
             item.setForeground(QColor(theme.STATE_COLORS.get(job.status, theme.current().text)))
             self.list.addItem(item)
@@ -77,6 +73,29 @@ class QueuePanel(QWidget):
         self.pause.setChecked(self.controller.paused)
         self.pause.blockSignals(False)
         self._update_buttons()
+
+    def _line(self, job: Any) -> str:
+        when = time.strftime("%H:%M:%S", time.localtime(job.submitted))
+        line = f"#{job.id}  {job.title or 'Untitled'}  —  {job.status}"
+        if job.worker:
+            line += f" on {job.worker}"
+        if job.status == "running" and job.id in self._progress:
+            line += f"  ·  {self._progress[job.id]}"
+        line += f"  ·  {when}"
+        if job.report is not None and job.status != "running":
+            line += f"  ·  {job.report.seconds:.1f}s"
+        if job.error:
+            line += f"\n     {job.error.splitlines()[0][:120]}"
+        return line
+
+    def _progress_changed(self, job_id: int, node_id: str, done: int, total: int) -> None:
+        self._progress[job_id] = f"{node_id} {done}/{total}"
+        for row in range(self.list.count()):
+            item = self.list.item(row)
+            job = item.data(Qt.ItemDataRole.UserRole)
+            if job.id == job_id:
+                item.setText(self._line(job))
+                return
 
     def _update_buttons(self, *args: Any) -> None:
         job = self.selected_job()

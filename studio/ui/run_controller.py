@@ -31,6 +31,7 @@ class RunController(QObject):
     run_finished = Signal(object)  # the job, in a final state (done, failed, cancelled, invalid)
     cache_changed = Signal()  # models unloaded or the cache cleared
     memory_warned = Signal(int, str)  # job id, the estimate's warning: the run will not fit, and what would
+    notice = Signal(str, str)  # level ("status" | "error"), text: where jobs run (a render farm unreachable)
     _relayed = Signal(object, object, object)
 
     def __init__(self, make_engine: Callable[[], Any], parent: QObject | None = None) -> None:
@@ -100,8 +101,10 @@ class RunController(QObject):
     # ---- the engine's caches ----------------------------------------------------------------
     @property
     def engine(self) -> Any:
-        """The engine runs go to (None until the first run starts the queue)."""
-        return self._queue.engine if self._queue is not None else None
+        """The engine runs go to (None until the first run starts the queue, or when a render
+        farm runs them: its workers hold their own caches)."""
+        engine = self._queue.engine if self._queue is not None else None
+        return None if getattr(engine, "concurrent", False) else engine
 
     def cache_sizes(self) -> dict[str, int]:
         """Bytes held: ``outputs`` and ``models`` in memory, ``disk`` in the on-disk cache."""
@@ -183,4 +186,10 @@ class RunController(QObject):
         elif kind == "memory_warning":
             advice = f"; would fit with {event.advice[0]}" if event.advice else ""
             self.memory_warned.emit(job.id, f"Job #{job.id}: {event.message.split(';')[0]}{advice}")
+        elif kind == "worker_assigned":  # job.worker is set: the queue shows it
+            self.job_changed.emit(job, job.status)
+            if event.reason:
+                self.notice.emit("status", f"Run #{job.id}: {event.reason} on {event.worker}")
+        elif kind == "notice":
+            self.notice.emit(event.level, event.text)
         # "done" needs nothing: the job's final status follows and carries the report

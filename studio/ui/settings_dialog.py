@@ -59,6 +59,12 @@ class SettingsDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setCurrentText(settings.device if settings.device in DEVICES else "auto")
+        self.cluster = QLineEdit(settings.cluster_address)
+        self.cluster.setPlaceholderText("empty: render on this machine")
+        self.cluster.setToolTip(
+            "The render queue's Ray cluster: HOST:PORT of its head (ray start --head), or 'local' to start "
+            "one here. Queued jobs are spread over its workers, which find models in their own folders."
+        )
         self.cpu_threads = QSpinBox()
         self.cpu_threads.setRange(0, 1024)
         self.cpu_threads.setValue(max(0, settings.cpu_threads))
@@ -103,6 +109,7 @@ class SettingsDialog(QDialog):
         form.addRow("Model folders", models)
         form.addRow("Output folder", output_row)
         form.addRow("Device", self.device)
+        form.addRow("Render farm", self.cluster)
         form.addRow("CPU threads (0 = automatic)", self.cpu_threads)
         form.addRow("Output cache", self.cache_percent)
         form.addRow("Attention", self.attention)
@@ -131,6 +138,7 @@ class SettingsDialog(QDialog):
             model_folders=[self.folders.item(i).text() for i in range(self.folders.count())],
             output_dir=self.output.text().strip(),
             device=self.device.currentText(),
+            cluster_address=self.cluster.text().strip(),
             cpu_threads=self.cpu_threads.value(),
             cache_percent=self.cache_percent.value(),
             allow_pickle=self.allow_pickle.isChecked(),

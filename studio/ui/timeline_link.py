@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMenu
 
 from studio.timeline import Timeline, TimelineError, load_timeline, save_timeline
+from studio.ui.shot_renders import ShotRenders
 from studio.ui.timeline_panel import TimelinePanel
 
 
@@ -44,11 +45,14 @@ class TimelineLink(QObject):
         self.panel.film_exported.connect(lambda video: window.viewer.show_video(video.path, video.fps))
         self.panel.open_graph_requested.connect(self.open_shot_graph)
         self.panel.generate_requested.connect(self.open_generating_graph)
+        self.shot_renders = ShotRenders(window.runs, self.panel, lambda: window.settings.output_path, self)
         window.runs.run_finished.connect(self._run_finished)
 
     def fill_menu(self, menu: QMenu) -> None:
         menu.addAction("Add current output to timeline", self.add_current_output)
         menu.addAction("Add shot from file…", self.panel.choose_shots)
+        render_all = menu.addAction("Render all shots", self.shot_renders.render_all)
+        render_all.setToolTip("Queue every shot's graph (spread over the render farm when one is set)")
         menu.addSeparator()
         menu.addAction("Open timeline…", self.open_dialog)
         menu.addAction("Save timeline as…", self.save_dialog)
