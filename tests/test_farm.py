@@ -259,3 +259,38 @@ def test_with_a_shared_folder_workers_write_the_files_there(cluster, tmp_path):
     assert summary.ok
     files = sorted(f for r in summary.results for f in r.files)
     assert files == videos(tmp_path) and [f.name for f in files] == ["starter_00001.mp4", "starter_00002.mp4"]
+
+
+def test_the_render_queue_spreads_its_jobs_over_the_cluster(cluster, tmp_path):
+    """The window's queue on the cluster (ClusterRunner behind the engine's interface): jobs on both
+    workers at once, each named, progress relayed, files in the output folder; a cancel stops one."""
+    from studio.engine import RenderQueue
+    from studio.farm import ClusterRunner
+
+    registry = default_registry()
+    seen: list[tuple[int, str]] = []
+    queue = RenderQueue(
+        ClusterRunner(cluster, registry, tmp_path), lambda job, event: event and seen.append((job.id, event.kind))
+    )
+    try:
+        graph = load_graph(PATTERN)
+        graph.set_param("pattern", "frames", 8)
+        jobs = []
+        for seed in (1, 2, 3):
+            graph.set_param("pattern", "seed", seed)
+            jobs.append(queue.submit(graph, title=f"seed {seed}", output_dir=tmp_path))
+        graph.set_param("pattern", "frames", 2000)
+        long_job = queue.submit(graph, title="long", output_dir=tmp_path)
+        deadline = time.monotonic() + 180
+        while (long_job.id, "progress") not in seen and time.monotonic() < deadline:
+            time.sleep(0.1)
+        queue.cancel(long_job.id)
+        assert queue.wait_idle(180)
+    finally:
+        queue.shutdown(30)
+    assert [j.status for j in jobs] == ["done"] * 3, [j.error for j in jobs]
+    assert long_job.status == "cancelled"
+    assert len({j.worker for j in jobs}) == 2 and all("/cpu#" in j.worker for j in jobs)
+    assert {(j.id, "worker_assigned") for j in jobs} <= set(seen) and (jobs[0].id, "progress") in seen
+    files = sorted(f for j in jobs for f in j.report.files())
+    assert files == videos(tmp_path) and len(files) == 3  # the cancelled job left no file

@@ -25,6 +25,7 @@ from studio.farm.driver import CANCEL_WAIT_S, POLL_S, Farm, FarmError, _first_li
 from studio.farm.results import model_signature, place_file, repoint
 
 EventHandler = Callable[[Event], None]
+RETRY_AFTER_S = 15.0  # after a failed connect, the jobs queued behind fail at once for this long (not 10 s each)
 
 
 class ClusterRunner:
@@ -44,6 +45,7 @@ class ClusterRunner:
         self._handlers: dict[int, Callable[[str, Any], None]] = {}
         self._relaying = threading.Lock()
         self._ids = itertools.count(1)
+        self._refused: tuple[float, str] | None = None  # when connecting last failed, and why
 
     @property
     def slots(self) -> int:
@@ -109,6 +111,8 @@ class ClusterRunner:
         with self._connecting:
             if self.farm is not None:
                 return self.farm
+            if self._refused is not None and time.monotonic() - self._refused[0] < RETRY_AFTER_S:
+                raise FarmError(self._refused[1])
             emit(Notice("status", f"Connecting to the render farm at {self.address}…"))
             stack = contextlib.ExitStack()
             try:
@@ -120,6 +124,7 @@ class ClusterRunner:
                 reason = reason or f"{self.address}: the render workers could not start: {_first_line(exc)}"
                 text = f"Render farm {reason}. Check its address in Settings (empty: render on this machine)."
                 emit(Notice("error", text))
+                self._refused = (time.monotonic(), text)
                 raise FarmError(text) from None
             self._stack, self.farm = stack, farm
             with self._idle:

@@ -175,24 +175,30 @@ def test_an_unreachable_farm_fails_the_job_with_a_banner_and_nothing_hangs(
     pytest.importorskip("ray")
     from PySide6.QtWidgets import QMessageBox
 
+    from studio.farm import driver
     from studio.settings import Settings
     from studio.ui.document import DocumentController
     from studio.ui.main_window import MainWindow
 
     monkeypatch.setattr(DocumentController, "ask_save", lambda self: QMessageBox.StandardButton.Discard)
+    threads = []
+    check = driver._check_reachable
+    monkeypatch.setattr(
+        driver, "_check_reachable", lambda address: (threads.append(threading.current_thread()), check(address))
+    )
     settings = Settings(output_dir=str(tmp_path / "out"), device="cpu", cluster_address="127.0.0.1:1")
     window = MainWindow(settings, ui_registry)  # the window's own engine setup: the farm's runner
     qtbot.addWidget(window)
     window.autosaver.timer.stop()
     try:
         small_graph(window)
-        job = window.run()
-        assert job.status in ("queued", "running")  # connecting happens on the queue's thread
-        qtbot.waitUntil(lambda: job.status == "failed", timeout=60_000)
-        assert "127.0.0.1:1: no Ray cluster answers there" in job.error
+        job, behind = window.run(), window.run()
+        qtbot.waitUntil(lambda: behind.status == "failed", timeout=60_000)
+        assert "127.0.0.1:1: no Ray cluster answers there" in job.error and behind.error == job.error
         qtbot.waitUntil(lambda: not window.banner.isHidden(), timeout=5_000)
         assert "Render farm 127.0.0.1:1" in window.banner.text() and "Settings" in window.banner.text()
         assert "failed" in _row(window, job)
+        assert len(threads) == 1 and threads[0] is not threading.main_thread()  # once, off the window's thread
         assert window.cache_status is not None and window.runs.cache_sizes()["models"] == 0
     finally:
         window.shutdown()
