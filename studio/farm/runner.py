@@ -96,6 +96,10 @@ class ClusterRunner:
                 self._free.append(worker)
                 self._idle.notify_all()
 
+    def estimate(self, graph: Any) -> Any:
+        """No estimate here (the window's memory label): this machine's memory says nothing about the workers'."""
+        raise FarmError(f"renders go to the render farm at {self.address}: its workers' memory is not estimated here")
+
     def close(self) -> None:
         """Stop the workers and disconnect (the queue calls this on its own thread)."""
         with self._connecting:
