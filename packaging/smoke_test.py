@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     work = (args.work or Path(tempfile.mkdtemp(prefix="studio-smoke-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     home, cwd = work / "home", work / "elsewhere"
-    for folder in (home, cwd):
+    for folder in (home, cwd, work / "out"):  # a fresh start each time: the checks count what was written
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
     env = clean_env(home)
