@@ -191,6 +191,17 @@ def test_wan_long_clip_runs_window_by_window(registry, wan):
     assert seen == [3] * 14
     assert not torch.equal(samples, _sample(registry, wan, 25, cfg=5.0))
 
+    # Under a step cache (which reuses each call position's result from the step before) they stay put.
+    seen.clear()
+    handle = wan.pipeline.transformer.register_forward_pre_hook(
+        lambda _m, args, kwargs: seen.append(_input(args, kwargs).shape[2]), with_kwargs=True
+    )
+    try:
+        _sample(registry, wan, 25, cfg=5.0, context_frames=9, context_overlap=4, speedup="first_block")
+    finally:
+        handle.remove()
+    assert seen == [3] * 12
+
 
 @pytest.mark.ml
 def test_animatediff_windows(registry, tmp_path_factory):

@@ -316,6 +316,7 @@ def sampler(
         on_step=on_step,
         context_frames=context_frames,
         context_overlap=context_overlap,
+        context_shift=speedup == "none",
         **{
             port: fit_image(image.array, latent_pixel_size(latent), fit)
             for port, image in images.items()

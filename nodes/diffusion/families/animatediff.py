@@ -97,7 +97,8 @@ class AnimateDiff(StableDiffusion):
             total = len(timesteps)
             self._check_window(model, clip_windows(f, job.context_frames, job.context_overlap, 1))
             for i, t in enumerate(timesteps):
-                windows = clip_windows(f, job.context_frames, job.context_overlap, 1, step=i)  # they shift each step
+                step = i if job.context_shift else 0  # the windows move from step to step
+                windows = clip_windows(f, job.context_frames, job.context_overlap, 1, step=step)
                 model_input = torch.cat([latents] * 2) if cfg_on else latents
                 model_input = scheduler.scale_model_input(model_input, t)
 

@@ -34,6 +34,9 @@ class SampleJob:
     # Sliding context windows (nodes/diffusion/context_windows.py), in pixel frames; 0: the whole clip at once.
     context_frames: int = 0
     context_overlap: int = 0
+    # The windows move from step to step (no fixed seam), except under a step cache: it reuses each call
+    # position's result from the step before, which must then see the same frames.
+    context_shift: bool = True
 
     @property
     def from_noise(self) -> bool:

@@ -134,7 +134,8 @@ class Wan(Family):
             for i, t in enumerate(timesteps):
                 # The transformer's rotary positions come from its input's frame count: a window is a
                 # short clip. The windows shift from step to step (context_windows).
-                windows = clip_windows(latents.shape[2], job.context_frames, job.context_overlap, fmt.temporal, i)
+                step = i if job.context_shift else 0
+                windows = clip_windows(latents.shape[2], job.context_frames, job.context_overlap, fmt.temporal, step)
                 if boundary_t is None or t >= boundary_t or pipe.transformer_2 is None:
                     current = self._transformer(pipe)
                 else:
