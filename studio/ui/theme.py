@@ -176,6 +176,7 @@ QToolButton:hover {{ background: {t.border}; }}
 QToolButton#run-button {{ background: {t.accent}; color: white; font-weight: 600; padding: 4px 14px; }}
 QToolButton#run-button:hover {{ background: {t.accent}; border: 1px solid white; }}
 QToolButton:checked {{ background: {t.accent}; color: white; }}
+QWidget#timelineToolbar QToolButton {{ padding: 3px 4px; }}
 QPushButton {{ background: {t.panel}; color: {t.text}; border: 1px solid {t.border}; border-radius: 4px;
   padding: 4px 10px; }}
 QPushButton:hover {{ border-color: {t.accent}; }}

@@ -90,7 +90,8 @@ def _finish(window, qtbot, jobs) -> None:
 
 def _row(window, job) -> str:
     panel = window.queue_panel
-    return next(panel.list.item(r).text() for r in range(panel.list.count()) if job.title in panel.list.item(r).text())
+    rows = (panel.list.item(r).text() for r in range(panel.list.count()))
+    return next((text for text in rows if job.title in text), "")  # "": the row is not listed yet
 
 
 def test_queue_n_spreads_over_the_workers_and_each_row_names_its_worker_and_progress(farm_window, qtbot):

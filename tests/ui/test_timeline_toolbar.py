@@ -14,8 +14,11 @@ SHOT_ACTIONS = ["Add shot…", "Extend", "Bridge", "Open graph", "Split", "Delet
 
 
 @pytest.fixture
-def panel(qtbot, tmp_path):
+def panel(qtbot, qapp, tmp_path):
+    from studio.ui.theme import apply_theme
     from studio.ui.timeline_panel import TimelinePanel
+
+    apply_theme(qapp, "dark")  # the app's own buttons, padding and font: what the window shows
 
     widget = TimelinePanel()
     qtbot.addWidget(widget)
