@@ -9,10 +9,10 @@ frames, a linear cross-fade). The model's activations are one window's, whatever
 Where the windows sit changes from step to step (as AnimateDiff-Evolved's "uniform" schedules shift
 theirs): step 0 uses the static schedule (the first window starts at frame 0, each next one
 ``window - overlap`` frames later, the last one moved back to end on the clip's last frame); later
-steps shift the inner windows by a fraction of the stride (1/2, 1/4, 3/4, …), so the places where one
-window's prediction hands over to the next are never the same two steps running and no fixed seam
-forms. Every window keeps the asked length, each frame is in at least one, and neighbours still
-share at least ``overlap`` frames.
+steps shift the windows by a fraction of the stride (1/2, 1/4, 3/4, …), with a shorter window at
+each end of the clip, so the places where one window's prediction hands over to the next move from
+step to step and no fixed seam forms. No window is longer than asked, each frame is in at least one,
+and neighbours share exactly ``overlap`` frames on shifted steps.
 """
 
 from __future__ import annotations
@@ -61,14 +61,20 @@ def window_schedule(length: int, window: int, overlap: int) -> list[slice]:
 
 def shifted_schedule(length: int, window: int, overlap: int, step: int) -> list[slice]:
     """The windows for denoising step ``step``: :func:`window_schedule` at step 0; later steps move the
-    inner windows by ``shift_fraction(step)`` of the stride, keeping a window at each end of the clip."""
+    windows by ``shift_fraction(step)`` of the stride, the first and last ones cut short at the clip's ends."""
     static = window_schedule(length, window, overlap)
     stride = window - overlap
-    shift = int(stride * shift_fraction(step))
+    shift = round(stride * shift_fraction(step)) % stride
+    if step > 0 and shift == 0 and stride > 1:  # every later step moves, however short the stride
+        shift = 1
     if len(static) == 1 or shift == 0:
         return static
-    starts = [0, *range(shift, length - window, stride), length - window]
-    return [slice(start, start + window) for start in dict.fromkeys(starts)]
+    # Shorter windows at the clip's ends, so that no window edge stays in one place on every step.
+    windows = [slice(0, shift + overlap)]
+    windows += [slice(start, start + window) for start in range(shift, length - window + 1, stride)]
+    if windows[-1].stop < length:
+        windows.append(slice(windows[-1].stop - overlap, length))
+    return windows
 
 
 def shift_fraction(step: int) -> float:
