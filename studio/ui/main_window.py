@@ -111,7 +111,10 @@ class MainWindow(QMainWindow):
         self._validate_timer = QTimer(self, singleShot=True, interval=250, timeout=self.revalidate)
         self._unsubscribe = lambda: None
 
-        self.memory_estimate = EstimateLabel(lambda: self.scene.graph, engine_estimator(self.runs, self._make_engine))
+        self.memory_estimate = EstimateLabel(
+            lambda: self.scene.graph,
+            engine_estimator(self.runs, self._make_engine, lambda: self._engine_settings(self.settings)),
+        )
         self.runs.memory_warned.connect(lambda job_id, text: self.notify(text, "warning"))
         self._build_actions()
         self.scene.graph_replaced.connect(self._watch_graph)
@@ -436,9 +439,15 @@ class MainWindow(QMainWindow):
             theme.apply_theme(QApplication.instance(), settings.theme)
             self.scene.update()
             self.view.viewport().update()
-        engine_fields = ("device", "allow_pickle", "model_folders", "cpu_threads", "cache_percent", "cluster_address")
-        if any(getattr(settings, name) != getattr(old, name) for name in engine_fields):
+        if self._engine_settings(settings) != self._engine_settings(old):
             self.runs.reconfigure()  # the next run starts an engine with the new settings
+            self.memory_estimate.schedule()  # e.g. another device: estimated against its memory
+
+    @staticmethod
+    def _engine_settings(settings: Settings) -> tuple:
+        """The settings an engine is made from: a change starts a new one."""
+        names = ("device", "allow_pickle", "model_folders", "cpu_threads", "cache_percent", "cluster_address")
+        return tuple(str(getattr(settings, name)) for name in names)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802
         super().showEvent(event)

@@ -37,3 +37,21 @@ def test_edits_refresh_the_estimate(window, qtbot):
     with qtbot.waitSignal(label.estimated, timeout=10_000):
         window.scene.graph.add_node(Node("pattern", "TestPattern", {}))
     label.wait()
+
+
+def test_before_the_first_run_a_settings_change_estimates_with_an_engine_of_the_new_settings():
+    from studio.ui.estimate_label import engine_estimator
+
+    settings = {"device": "cpu"}
+    made: list[str] = []
+
+    def make_engine():
+        device = settings["device"]
+        made.append(device)
+        return SimpleNamespace(estimate=lambda graph: f"{graph} on {device}")
+
+    estimate = engine_estimator(SimpleNamespace(engine=None), make_engine, lambda: settings["device"])
+    assert estimate("g") == "g on cpu" and estimate("g") == "g on cpu"
+    settings["device"] = "cuda"  # the settings dialog picked the GPU
+    assert estimate("g") == "g on cuda"
+    assert made == ["cpu", "cuda"]  # one engine per setting, kept while it holds
