@@ -21,11 +21,12 @@ class RunPresenter(QObject):
         self.window = window
         self.graphs: dict[int, Any] = {}  # job id -> the graph snapshot it runs
         self.last_job: Any = None
+        self._status_from: tuple[int, str] | None = None  # the node whose status the status bar shows
         c = window.runs
         c.job_changed.connect(self._job_changed)
         c.node_started.connect(lambda job, node: self._state(node, "running", 0.0))
         c.node_cached.connect(lambda job, node: self._state(node, "cached"))
-        c.node_finished.connect(lambda job, node, seconds: self._state(node, "done"))
+        c.node_finished.connect(self._node_finished)
         c.node_failed.connect(self._node_failed)
         c.progress_changed.connect(self._progress)
         c.status_changed.connect(self._status)
@@ -63,7 +64,14 @@ class RunPresenter(QObject):
         self._state(node_id, "running", done / total if total else None)
         self.window.preview.show_progress(node_id, done, total)
 
+    def _node_finished(self, job_id: int, node_id: str, seconds: float) -> None:
+        self._state(node_id, "done")
+        if self._status_from == (job_id, node_id):  # what it was doing is over: don't leave it showing
+            self._status_from = None
+            self.window.statusBar().showMessage(f"Running #{job_id}…")
+
     def _status(self, job_id: int, node_id: str, text: str) -> None:
+        self._status_from = (job_id, node_id)
         item = self.scene.node_items.get(node_id)
         self._state(node_id, "running", item.progress if item is not None else None, text)
         self.window.preview.show_status(node_id, text)

@@ -95,5 +95,7 @@ def test_what_a_node_is_doing_shows_before_its_first_step(window, qtbot):
     assert "Warming up the fake sampler…" in window.preview.caption.text()
     assert "Warming up the fake sampler…" in window.statusBar().currentMessage()
     assert window.scene.node_items[ids["sampler"]]._footer_text() == "Warming up the fake sampler…"
-    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000):
+    with qtbot.waitSignal(window.runs.node_finished, timeout=20_000):
         GATE.set()
+    assert "Warming up" not in window.statusBar().currentMessage()  # the node is done: its status goes
+    qtbot.waitUntil(lambda: all(j.status not in ("queued", "running") for j in window.runs.jobs()), timeout=20_000)
