@@ -95,7 +95,7 @@ def test_family_packs_register_through_entry_points_and_a_broken_one_is_reported
         EntryPoint("toy", "tests.family_pack:toy_families", "studio.families"),
         EntryPoint("broken", "tests.family_pack:broken_families", "studio.families"),
     ]
-    monkeypatch.setattr("studio.graph.registry.metadata.entry_points", lambda group: points)
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: points)
     families = default_families()  # built-ins imported directly, packs from entry points
     assert "toy" in families and "wan" in families
     assert [str(p) for p in families.problems] == [

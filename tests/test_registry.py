@@ -17,7 +17,7 @@ def test_node_packs_load_and_a_broken_one_is_reported_not_fatal(monkeypatch):
         EntryPoint("broken", "tests.recording_nodes:broken_plugin", "studio.nodes"),
         EntryPoint("missing", "no_such_module_xyz:nodes", "studio.nodes"),
     ]
-    monkeypatch.setattr("studio.graph.registry.metadata.entry_points", lambda group: points)
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: points)
     registry = NodeRegistry()
     registry.load_entry_points()
     assert "PackNode" in registry

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 from studio.graph.spec import NodeSpec
@@ -87,6 +86,8 @@ def load_plugins(
 ) -> None:
     """Load every entry point of ``group`` (a callable returning items, an item, or an iterable of
     them) and ``register`` each item; a pack that fails is added to ``problems``, never fatal."""
+    from importlib import metadata  # imported here: it pulls in email and http (~50 ms), needed only for packs
+
     skipped = set(skip)
     for entry in metadata.entry_points(group=group):
         if entry.name in skipped:

@@ -6,7 +6,6 @@ Versions are read from the installed packages' metadata, so opening the dialog n
 
 from __future__ import annotations
 
-import importlib.metadata
 import platform
 import sys
 from pathlib import Path
@@ -37,6 +36,8 @@ LIBRARIES = (("torch", "torch"), ("diffusers", "diffusers"), ("PyAV", "av"))
 
 def component_versions() -> dict[str, str]:
     """The versions of the libraries the studio runs on, by the name users know them by."""
+    import importlib.metadata  # here, not at the top: it costs the window's first paint ~50 ms
+
     versions = {}
     for label, dist in LIBRARIES:
         try:

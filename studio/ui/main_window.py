@@ -98,8 +98,7 @@ class MainWindow(QMainWindow):
         self.timeline = TimelineLink(self)
         # Undo and redo follow the focus: the canvas's history or the timeline's.
         self.undo_group = QUndoGroup(self)
-        self.undo_group.addStack(self.undo_stack)
-        self.undo_group.addStack(self.timeline.panel.undo_stack)
+        self.undo_group.addStack(self.undo_stack)  # the timeline's joins when its panel is built
         self.undo_group.setActiveStack(self.undo_stack)
         self.docks: dict[str, QDockWidget] = {}
         self._build_docks()
@@ -179,7 +178,8 @@ class MainWindow(QMainWindow):
         self.splitDockWidget(output, queue, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(queue, problems)
         self.tabifyDockWidget(problems, history)
-        timeline = self._dock("timeline", "Timeline", self.timeline.panel, bottom)
+        timeline = self._dock("timeline", "Timeline", self.timeline.holder, bottom)
+        self.timeline.watch(timeline)
         self.tabifyDockWidget(history, timeline)
         queue.raise_()
         self.resizeDocks([inspector, preview], [430, 330], Qt.Orientation.Vertical)
@@ -338,8 +338,8 @@ class MainWindow(QMainWindow):
     def _focus_changed(self, old: Any, new: Any) -> None:
         if new is None or not self.isAncestorOf(new):
             return
-        panel = self.timeline.panel
-        in_timeline = new is panel or panel.isAncestorOf(new)
+        panel = self.timeline.panel if self.timeline.built else None
+        in_timeline = panel is not None and (new is panel or panel.isAncestorOf(new))
         self.undo_group.setActiveStack(panel.undo_stack if in_timeline else self.undo_stack)
 
     def _focus_node(self, node_id: str) -> None:

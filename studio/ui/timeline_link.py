@@ -10,6 +10,8 @@
 - "Extend" and "Bridge" open a graph made from a shot's own (starting from its last frame, and
   for a bridge ending on the next shot's first); its next successful render is placed after
   the shot, or between the two.
+- The panel (and OpenTimelineIO, a third of building the window) is built when it is first
+  needed: its dock shown, a shot added, a timeline opened, a menu entry used.
 """
 
 from __future__ import annotations
@@ -18,11 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QMenu, QVBoxLayout, QWidget
 
-from studio.timeline import Timeline, TimelineError, load_timeline, save_timeline
-from studio.ui.shot_renders import ShotRenders
-from studio.ui.timeline_panel import TimelinePanel
+from studio.timeline.limits import TimelineError  # no OTIO: the model and panel load when needed
 
 
 def timeline_path() -> Path:
@@ -35,29 +35,58 @@ class TimelineLink(QObject):
     def __init__(self, window: Any) -> None:
         super().__init__(window)
         self.window = window
-        self.panel = TimelinePanel(own_shortcuts=False)
-        self.panel.export_folder = lambda: window.settings.output_path  # read when exporting: settings change
         self.rerender_shot: int | None = None  # the shot whose graph is open for a re-render
         self.generating: tuple[str, int] | None = None  # ("extend" | "bridge", shot) awaiting its render
-        self._restore_saved()
-        self.panel.changed.connect(self.autosave)
-        self.panel.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
-        self.panel.film_exported.connect(lambda video: window.viewer.show_video(video.path, video.fps))
-        self.panel.open_graph_requested.connect(self.open_shot_graph)
-        self.panel.generate_requested.connect(self.open_generating_graph)
-        self.shot_renders = ShotRenders(window.runs, self.panel, lambda: window.settings.output_path, self)
+        self.holder = QWidget()  # the dock's widget; the panel goes in it when first needed
+        QVBoxLayout(self.holder).setContentsMargins(0, 0, 0, 0)
+        self._panel: Any = None
+        self.shot_renders: Any = None  # "Render all shots", made with the panel
         window.runs.run_finished.connect(self._run_finished)
+
+    def watch(self, dock: Any) -> None:
+        """Build the panel when ``dock`` is first shown (its tab raised, or floated)."""
+        dock.visibilityChanged.connect(lambda visible: visible and self.panel)
+
+    @property
+    def built(self) -> bool:
+        return self._panel is not None
+
+    @property
+    def panel(self) -> Any:
+        if self._panel is None:
+            self._panel = self._build_panel()
+        return self._panel
+
+    def _build_panel(self) -> Any:
+        from studio.ui.timeline_panel import TimelinePanel
+
+        window = self.window
+        panel = TimelinePanel(own_shortcuts=False)
+        self._panel = panel  # before restoring: a warning from it may ask for the panel again
+        panel.export_folder = lambda: window.settings.output_path  # read when exporting: settings change
+        self._restore_saved()
+        panel.changed.connect(self.autosave)
+        panel.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
+        panel.film_exported.connect(lambda video: window.viewer.show_video(video.path, video.fps))
+        panel.open_graph_requested.connect(self.open_shot_graph)
+        panel.generate_requested.connect(self.open_generating_graph)
+        from studio.ui.shot_renders import ShotRenders
+
+        self.shot_renders = ShotRenders(window.runs, panel, lambda: window.settings.output_path, self)
+        self.holder.layout().addWidget(panel)
+        window.undo_group.addStack(panel.undo_stack)
+        return panel
 
     def fill_menu(self, menu: QMenu) -> None:
         menu.addAction("Add current output to timeline", self.add_current_output)
-        menu.addAction("Add shot from file…", self.panel.choose_shots)
-        render_all = menu.addAction("Render all shots", self.shot_renders.render_all)
+        menu.addAction("Add shot from file…", lambda: self.panel.choose_shots())
+        render_all = menu.addAction("Render all shots", lambda: self.panel and self.shot_renders.render_all())
         render_all.setToolTip("Queue every shot's graph (spread over the render farm when one is set)")
         menu.addSeparator()
         menu.addAction("Open timeline…", self.open_dialog)
         menu.addAction("Save timeline as…", self.save_dialog)
-        menu.addAction("Export film…", self.panel.choose_export)
-        menu.addAction("Export cut (OTIO, EDL, FCP7)…", self.panel.choose_interchange)
+        menu.addAction("Export film…", lambda: self.panel.choose_export())
+        menu.addAction("Export cut (OTIO, EDL, FCP7)…", lambda: self.panel.choose_interchange())
         menu.addSeparator()
         menu.addAction("New timeline", lambda: self.panel.edit("New timeline", _clear))
 
@@ -139,12 +168,16 @@ class TimelineLink(QObject):
 
     # ---- persistence -----------------------------------------------------------------------
     def autosave(self) -> None:
+        from studio.timeline import save_timeline
+
         try:
             save_timeline(self.panel.timeline, timeline_path())
         except OSError as exc:
             self.window.notify(f"The timeline could not be saved: {exc}", "warning")
 
     def _restore_saved(self) -> None:
+        from studio.timeline import load_timeline
+
         path = timeline_path()
         if not path.is_file():
             return
@@ -159,6 +192,8 @@ class TimelineLink(QObject):
             self.open(path)
 
     def open(self, path: str | Path) -> bool:
+        from studio.timeline import load_timeline
+
         try:
             timeline = load_timeline(path)
         except TimelineError as exc:
@@ -173,16 +208,21 @@ class TimelineLink(QObject):
     def save_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.window, "Save timeline", "cut.otio", "OpenTimelineIO (*.otio)")
         if path:
+            from studio.timeline import save_timeline
+
             save_timeline(self.panel.timeline, path)
             self.window.statusBar().showMessage(f"Saved {path}", 5000)
 
     def shutdown(self) -> None:
-        self.panel.shutdown()
+        if self._panel is not None:
+            self._panel.shutdown()
 
 
-def _clear(timeline: Timeline) -> None:
+def _clear(timeline: Any) -> None:
+    from studio.timeline import Timeline
+
     _replace(timeline, Timeline(rate=timeline.rate))
 
 
-def _replace(timeline: Timeline, other: Timeline) -> None:
+def _replace(timeline: Any, other: Any) -> None:
     timeline.otio = other.otio

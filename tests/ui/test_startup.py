@@ -1,4 +1,5 @@
-"""Start-up stays light: building the window imports neither torch nor diffusers."""
+"""Start-up stays light: building the window imports neither torch nor diffusers (nor OpenTimelineIO:
+the timeline panel is built when its dock is first shown)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from studio.settings import Settings
 window = MainWindow(Settings())
 window.show()
 app.processEvents()
-heavy = [m for m in ("torch", "diffusers", "transformers", "cv2", "av") if m in sys.modules]
+heavy = [m for m in ("torch", "diffusers", "transformers", "cv2", "av", "opentimelineio") if m in sys.modules]
 window.shutdown()
 print("heavy modules:", ",".join(heavy) or "none")
 """

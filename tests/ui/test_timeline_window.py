@@ -39,7 +39,11 @@ def test_the_timeline_is_saved_after_every_edit_and_reopened(window, qtbot, tmp_
     other = MainWindow(Settings(output_dir=str(tmp_path / "o2"), device="cpu"), window.registry)
     qtbot.addWidget(other)
     try:
-        assert len(other.timeline.panel.timeline) == 1
+        other.show()
+        other.docks["timeline"].raise_()  # the panel is built when its tab is first shown
+        qtbot.waitUntil(lambda: other.timeline.built)
+        panel = other.docks["timeline"].widget().findChild(type(window.timeline.panel))
+        assert panel is not None and len(panel.timeline) == 1
     finally:
         other.shutdown()
 
