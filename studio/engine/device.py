@@ -9,9 +9,14 @@ def resolve_device(preference: str = "auto") -> str:
     """Turn ``auto|cpu|cuda|mps`` into the device a run uses; a missing device is an error."""
     if preference not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {preference!r}")
+    from studio.engine.gc_imports import quiet_imports
+    from studio.engine.native_preload import preload_torch_libraries
+
+    preload_torch_libraries()  # a node asking for the device is about to use torch: load it GIL-free
     if preference == "cpu":
         return "cpu"
-    import torch
+    with quiet_imports():  # also when the estimate resolves the device, outside any node
+        import torch
 
     if preference in ("auto", "cuda") and torch.cuda.is_available():
         return "cuda"

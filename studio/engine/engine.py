@@ -26,6 +26,7 @@ from studio.engine.events import (
     Status,
     json_value,
 )
+from studio.engine.gc_imports import quiet_imports
 from studio.engine.plan import cache_key, plan
 from studio.engine.threads import RunThreads
 from studio.graph.fileformat import graph_to_dict
@@ -282,7 +283,8 @@ class Engine:
             t0 = time.perf_counter()
             try:
                 _check_wired_params(spec, upstream, values)
-                outputs = spec.compute(ctx, **values)
+                with quiet_imports():  # a cold run's imports without the GIL-holding full collections
+                    outputs = spec.compute(ctx, **values)
                 missing = [p.name for p in spec.outputs if not isinstance(outputs, dict) or p.name not in outputs]
                 if missing:
                     raise NodeError(f"produced no {', '.join(repr(m) for m in missing)} output")
