@@ -16,7 +16,6 @@ from studio.graph.validate import errors, validate
 from studio.settings import Settings
 from studio.textsafe import safe
 from studio.ui import clipboard, commands, theme
-from studio.ui.about import AboutDialog
 from studio.ui.autosave import Autosaver, Recovery
 from studio.ui.banner import Banner
 from studio.ui.cache_status import CacheStatus
@@ -187,6 +186,11 @@ class MainWindow(QMainWindow):
         self.resizeDocks([output], [330], Qt.Orientation.Vertical)
         self.resizeDocks([output, queue], [650, 520], Qt.Orientation.Horizontal)
 
+    def _about(self) -> None:
+        from studio.ui.about import AboutDialog  # imported on use: one module less before the first paint
+
+        AboutDialog(self).open()
+
     def show_problems(self) -> None:
         self.docks["problems"].raise_()
 
@@ -255,7 +259,7 @@ class MainWindow(QMainWindow):
         run.addSeparator()
         self.unload_action = self._action(run, "Unload models", [], self._unload_models)
         self.clear_cache_action = self._action(run, "Clear cache", [], self._clear_cache)
-        self._action(menu.addMenu("&Help"), "About Studio", [], lambda: AboutDialog(self).open())
+        self._action(menu.addMenu("&Help"), "About Studio", [], self._about)
 
         bar = self.addToolBar("Main")
         bar.setObjectName("main-toolbar")
