@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from studio.composition import default_registry
@@ -35,6 +35,9 @@ def _launch(argv: list[str], monkeypatch) -> dict:
 
     QTimer.singleShot(0, look)
     assert run_app(argv) == 0
+    # Closing the last window asks to quit too: the second request, still queued, would end every
+    # later event loop of this process at once (qtbot waits returning early, timers never firing).
+    QApplication.removePostedEvents(QApplication.instance(), QEvent.Type.Quit)
     return seen
 
 
