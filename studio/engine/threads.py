@@ -13,6 +13,17 @@ enters no parallel region, so it has nothing to spin on. The OpenMP wait policy 
 is: sleeping instead of spinning (``OMP_WAIT_POLICY=PASSIVE``) survives load that arrives in the
 middle of a run, but made the idle starter sampler about 30% slower, so it stays the user's
 choice (set it in the environment before starting studio).
+
+A count that follows the load must not change the picture: a creator expects the same graph and
+seed to give the same video. MKL's matrix products split their sums by thread count, so the
+starter graph rendered on 1 and on 2 threads differed by 0.44 per pixel on average (20 at worst)
+and every file had another md5. Importing this module therefore asks MKL for its conditional
+numerical reproducibility in strict mode (``MKL_CBWR=AUTO,STRICT``, read when MKL first computes):
+its products then give the same bits on any thread count, and the starter graph gives the same
+file on 1 and 2 threads, at about the same speed. A value the user set is kept. The other CPU
+ops the built-in nodes use (oneDNN convolutions, torch's row-wise norms and softmax, OpenCV)
+gave identical frames already; a custom node with a whole-tensor float reduction can still vary
+with the thread count, which a fixed ``cpu_threads`` setting rules out.
 """
 
 from __future__ import annotations
@@ -34,6 +45,9 @@ LOAD_SAMPLE_GAP = 0.001
 BUSY_TOLERANCE = 0.25
 
 _torch_default_threads: int | None = None  # what torch chose by itself, read before we first change it
+
+# Before torch first computes: the engine imports this module before it runs anything.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
 
 
 def setting_from_environment(environ: Mapping[str, str] | None = None) -> int:
