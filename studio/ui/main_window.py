@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
         if registry is None:
             from studio.composition import window_registry
 
-            registry = window_registry()  # node packs load after the first paint (or when needed)
+            registry = window_registry()  # node types load after the first paint (or when needed)
         self.registry = registry
         self.resize(1600, 1000)
         self.setAcceptDrops(True)
