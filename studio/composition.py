@@ -7,7 +7,7 @@ entry points), so the core layers never import them. Installed packs are added f
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from studio.graph.registry import NodeRegistry
@@ -32,31 +32,52 @@ def default_registry(*, plugins: bool = True) -> NodeRegistry:
 
 @dataclass
 class PacksLaterRegistry(NodeRegistry):
-    """The built-in nodes now, installed node packs on first need: a type the built-ins lack, a
-    listing of every type, or :meth:`load_packs` (the window calls it once it has painted).
+    """The built-in nodes and installed node packs, each loaded on first need: the built-ins when a
+    node type is first asked for, the packs when the built-ins lack a type, on a listing of every
+    type, or on :meth:`load_packs` (the window calls it once it has painted; it loads both).
 
-    Finding the packs reads every installed distribution's metadata, a large share of the
-    window's start-up; no one needs them before the first paint.
+    Importing the built-in node modules (~70 ms) and reading every installed distribution's
+    metadata for the packs are a large share of the window's start-up; an empty canvas needs
+    neither before its first paint.
     """
 
+    builtin_source: Callable[[], Iterable[NodeSpec]] | None = None
     packs_pending: bool = True
 
+    @property
+    def builtins_pending(self) -> bool:
+        return self.builtin_source is not None
+
+    def load_builtins(self) -> None:
+        if self.builtin_source is not None:
+            specs = list(self.builtin_source())  # an import error surfaces here, and again next time
+            self.builtin_source = None
+            super().register_all(specs)
+
     def load_packs(self) -> None:
+        self.load_builtins()
         if self.packs_pending:
             self.packs_pending = False
             self.load_entry_points(skip=[BUILTIN_ENTRY_POINT])
 
+    def register(self, spec: NodeSpec, *, replace: bool = False) -> None:
+        self.load_builtins()  # a type registered now clashes with a built-in as it would have at start
+        super().register(spec, replace=replace)
+
     def get(self, type_name: str) -> NodeSpec | None:
+        self.load_builtins()
         if type_name not in self._specs:
             self.load_packs()
         return super().get(type_name)
 
     def __getitem__(self, type_name: str) -> NodeSpec:
+        self.load_builtins()
         if type_name not in self._specs:
             self.load_packs()
         return super().__getitem__(type_name)
 
     def __contains__(self, type_name: object) -> bool:
+        self.load_builtins()
         if type_name not in self._specs:
             self.load_packs()
         return super().__contains__(type_name)
@@ -70,13 +91,15 @@ class PacksLaterRegistry(NodeRegistry):
         return super().__len__()
 
 
-def window_registry() -> PacksLaterRegistry:
-    """The window's registry: built-in nodes, and installed packs once needed (see above)."""
+def _builtin_node_types() -> list[NodeSpec]:
     from nodes import builtin_node_types
 
-    registry = PacksLaterRegistry()
-    registry.register_all(builtin_node_types())
-    return registry
+    return builtin_node_types()
+
+
+def window_registry() -> PacksLaterRegistry:
+    """The window's registry: built-in nodes and installed packs once needed (see above)."""
+    return PacksLaterRegistry(builtin_source=_builtin_node_types)
 
 
 def default_families(*, plugins: bool = True) -> FamilyRegistry:

@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
         if registry is None:
             from studio.composition import window_registry
 
-            registry = window_registry()  # node packs load after the first paint (or when needed)
+            registry = window_registry()  # node types load after the first paint (or when needed)
         self.registry = registry
         self.resize(1600, 1000)
         self.setAcceptDrops(True)
@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.scene = GraphScene(registry, self.undo_stack, self)
         self.view = GraphView(self.scene)
-        self.palette = NodePalette(registry, self)
+        self._palette: NodePalette | None = None  # built when first opened: not needed for the first paint
         self.banner = Banner()
         self.banner.setWordWrap(True)
         self.banner.hide()
@@ -142,6 +142,14 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.cache_status)
         self.statusBar().showMessage("Double-click the canvas or press Tab to add a node · Ctrl+Enter runs", 0)
 
+    @property
+    def palette(self) -> NodePalette:  # shadows QWidget.palette(), as the attribute it replaces did
+        """The Add-node palette (Tab, double-click, a wire dropped on the canvas)."""
+        if self._palette is None:
+            self._palette = NodePalette(self.registry, self)
+            self._palette.node_chosen.connect(self.adding.palette_chosen)
+        return self._palette
+
     def _make_engine(self) -> Any:
         return make_engine(self.settings, self.registry)
 
@@ -204,10 +212,11 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open…", QKeySequence.StandardKey.Open, self.document.open_dialog)
         self.recent_menu = file_menu.addMenu("Open recent")
         self.examples_menu = file_menu.addMenu("Examples")
-        for path in example_graphs():
+        examples = example_graphs()
+        for path in examples:
             title = path.name.removesuffix(".graph.json").replace("_", " ").capitalize()
             self.examples_menu.addAction(title, lambda p=path: self.document.open_example(p))
-        self.examples_menu.setEnabled(bool(example_graphs()))
+        self.examples_menu.setEnabled(bool(examples))
         file_menu.addSeparator()
         self._action(file_menu, "Save", QKeySequence.StandardKey.Save, self.document.save)
         self._action(file_menu, "Save as…", QKeySequence("Ctrl+Shift+S"), lambda: self.document.save_as())

@@ -32,8 +32,7 @@ class NodeAdding(QObject):
     def __init__(self, window: Any) -> None:
         super().__init__(window)
         self.window = window
-        self._palette_target: tuple[QPointF, Any] = (QPointF(), None)
-        window.palette.node_chosen.connect(self.palette_chosen)
+        self._palette_target: tuple[QPointF, Any] = (QPointF(), None)  # the window's palette calls palette_chosen
 
     @property
     def scene(self) -> Any:

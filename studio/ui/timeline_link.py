@@ -22,8 +22,6 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMenu, QVBoxLayout, QWidget
 
-from studio.timeline.limits import TimelineError  # no OTIO: the model and panel load when needed
-
 
 def timeline_path() -> Path:
     from studio.settings import data_dir
@@ -176,7 +174,7 @@ class TimelineLink(QObject):
             self.window.notify(f"The timeline could not be saved: {exc}", "warning")
 
     def _restore_saved(self) -> None:
-        from studio.timeline import load_timeline
+        from studio.timeline import TimelineError, load_timeline
 
         path = timeline_path()
         if not path.is_file():
@@ -192,7 +190,7 @@ class TimelineLink(QObject):
             self.open(path)
 
     def open(self, path: str | Path) -> bool:
-        from studio.timeline import load_timeline
+        from studio.timeline import TimelineError, load_timeline
 
         try:
             timeline = load_timeline(path)
