@@ -179,7 +179,7 @@ def run_local(jobs: list, engine: Any, printer: BatchPrinter, token: Any, interr
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from studio.cli import EXIT_FAILED, EXIT_OK, UsageError, _load, _output_folder
-    from studio.composition import default_families, default_registry
+    from studio.composition import default_registry
     from studio.engine import CancelToken
     from studio.settings import Settings
     from studio.variations import VariationError, build_jobs, parse_variations
@@ -213,33 +213,24 @@ def cmd_batch(args: argparse.Namespace) -> int:
             except FarmError as exc:
                 raise UsageError([str(exc)]) from None
         else:
-            engine = _local_engine(args, settings, registry, default_families(), output_dir)
+            engine = _local_engine(args, settings, registry, output_dir)
             summary = interrupts.wait_for(lambda: run_local(jobs, engine, printer, token, interrupts))
     printer.finish(summary)
     return EXIT_OK if summary.ok else EXIT_FAILED
 
 
-def _local_engine(args: argparse.Namespace, settings: Any, registry: Any, families: Any, output_dir: Path) -> Any:
+def _local_engine(args: argparse.Namespace, settings: Any, registry: Any, output_dir: Path) -> Any:
     """The engine ``studio run`` would build, shared by every job of the batch."""
     from studio.cli import UsageError, _model_folders
-    from studio.engine import Engine, RunSettings
-    from studio.engine.disk_cache import DiskCache
-    from studio.model_folders import search_folders
-    from studio.settings import cache_dir
+    from studio.local_engine import engine_from_settings
 
-    engine = Engine(
-        args.device or settings.device,
-        registry=registry,
-        families=families,
-        disk_cache=DiskCache(cache_dir() / "outputs"),
-        cpu_threads=settings.cpu_threads,
-        cache_bytes=settings.output_cache_bytes(),
-        settings=RunSettings(
-            output_dir=output_dir,
-            model_folders=tuple(search_folders([*_model_folders(args.models), *settings.model_paths()])),
-            allow_pickle=settings.allow_pickle,
-            preview_interval=0.0 if args.json else 0.25,
-        ),
+    engine = engine_from_settings(
+        settings,
+        registry,
+        device=args.device,
+        output_dir=output_dir,
+        model_folders=_model_folders(args.models),
+        preview_interval=0.0 if args.json else 0.25,
     )
     try:
         _ = engine.device  # resolve now so an unavailable device is a usage error

@@ -132,12 +132,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from studio.composition import default_families, default_registry
-    from studio.engine import CancelToken, Engine, RunSettings
-    from studio.engine.disk_cache import DiskCache
+    from studio.composition import default_registry
+    from studio.engine import CancelToken
     from studio.graph import GraphInvalid
-    from studio.model_folders import search_folders
-    from studio.settings import Settings, cache_dir
+    from studio.local_engine import engine_from_settings
+    from studio.settings import Settings
 
     token = CancelToken()
     watch = RunWatch(JsonPrinter() if args.json else ProgressPrinter())
@@ -149,21 +148,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         graph = _load(args.graph)
         _apply_sets(graph, registry, args.sets)
         output_dir = _output_folder(args.output, settings.output_path)
-        engine = Engine(
-            args.device or settings.device,
-            registry=registry,
-            families=default_families(),
-            disk_cache=DiskCache(cache_dir() / "outputs"),
-            cpu_threads=settings.cpu_threads,
-            cache_bytes=settings.output_cache_bytes(),
-            settings=RunSettings(
-                output_dir=output_dir,
-                model_folders=tuple(search_folders([*_model_folders(args.models), *settings.model_paths()])),
-                allow_pickle=settings.allow_pickle,
-                preview_interval=0.0 if args.json else 0.25,
-                attention=settings.attention,
-                compile=settings.compile,
-            ),
+        engine = engine_from_settings(
+            settings,
+            registry,
+            device=args.device,
+            output_dir=output_dir,
+            model_folders=_model_folders(args.models),
+            preview_interval=0.0 if args.json else 0.25,
         )
         try:
             _ = engine.device  # resolve now so an unavailable device is a usage error

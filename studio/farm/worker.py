@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.engine import CancelToken, Done, Engine, NodeFailed, RunSettings
+from studio.engine import CancelToken, Done, Engine, NodeFailed
 
 PREVIEW_INTERVAL = 0.5  # seconds between step previews sent to the driver (each is a small RGB array)
 
@@ -77,27 +77,19 @@ class RenderWorker:
         if self._engine is None:
             import ray
 
-            from studio.composition import default_families, default_registry
-            from studio.engine.disk_cache import DiskCache
-            from studio.model_folders import search_folders
-            from studio.settings import Settings, cache_dir
+            from studio.composition import default_registry
+            from studio.local_engine import engine_from_settings
+            from studio.settings import Settings
 
             settings = Settings.load()
             gpu = bool(ray.get_gpu_ids())
             cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 0)
-            self._engine = Engine(
-                settings.device,
-                registry=default_registry(),
-                families=default_families(),
-                disk_cache=DiskCache(cache_dir() / "outputs"),
+            self._engine = engine_from_settings(
+                settings,
+                default_registry(),
+                output_dir=self.scratch,
+                preview_interval=PREVIEW_INTERVAL,
                 cpu_threads=settings.cpu_threads if gpu or not cpus else max(1, int(cpus)),
-                cache_bytes=settings.output_cache_bytes(),
-                settings=RunSettings(
-                    output_dir=self.scratch,
-                    model_folders=tuple(search_folders(settings.model_paths())),
-                    allow_pickle=settings.allow_pickle,
-                    preview_interval=PREVIEW_INTERVAL,
-                ),
             )
         return self._engine
 

@@ -13,25 +13,6 @@ def make_engine(settings: Any, registry: Any) -> Any:
         from studio.farm import ClusterRunner
 
         return ClusterRunner(settings.cluster_address.strip(), registry, settings.output_path)
-    from studio.composition import default_families
-    from studio.engine import Engine, RunSettings
-    from studio.engine.disk_cache import DiskCache
-    from studio.model_folders import search_folders
-    from studio.settings import cache_dir
+    from studio.local_engine import engine_from_settings
 
-    run_settings = RunSettings(
-        output_dir=settings.output_path,
-        model_folders=tuple(search_folders(settings.model_paths())),
-        allow_pickle=settings.allow_pickle,
-        attention=settings.attention,
-        compile=settings.compile,
-    )
-    return Engine(
-        settings.device,
-        registry=registry,
-        families=default_families(),
-        settings=run_settings,
-        cpu_threads=settings.cpu_threads,
-        disk_cache=DiskCache(cache_dir() / "outputs"),
-        cache_bytes=settings.output_cache_bytes(),
-    )
+    return engine_from_settings(settings, registry)
