@@ -346,6 +346,8 @@ def _os_reason(exc: OSError) -> str:
 
 
 def _apply_sets(graph, registry, sets: list[str]) -> None:
+    from studio.variations import find_param
+
     problems = []
     for item in sets:
         target, sep, text = item.partition("=")
@@ -353,15 +355,10 @@ def _apply_sets(graph, registry, sets: list[str]) -> None:
         if not sep or not dot or not node_id or not param_name:
             problems.append(f"--set {item!r}: expected NODE.PARAM=VALUE")
             continue
-        if node_id not in graph:
-            problems.append(f"--set {item!r}: no node with id {node_id!r}")
-            continue
-        node = graph.node(node_id)
-        spec = registry.get(node.type)
-        param = spec.param(param_name) if spec else None
-        if param is None:
-            known = ", ".join(p.name for p in spec.params) if spec else "unknown node type"
-            problems.append(f"--set {item!r}: {node_id} ({node.type}) has no parameter {param_name!r} ({known})")
+        try:
+            node, param = find_param(graph, registry, node_id, param_name)
+        except LookupError as exc:
+            problems.append(f"--set {item!r}: {exc}")
             continue
         try:
             value = param.parse_text(text)

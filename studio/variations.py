@@ -25,6 +25,20 @@ MAX_VALUES_FILE_BYTES = 1 << 20
 _RANGE = re.compile(r"\s*(-?\d{1,19})\s*\.\.\s*(-?\d{1,19})\s*")
 
 
+def find_param(graph: Graph, registry: NodeRegistry, node_id: str, param_name: str) -> tuple[Any, Any]:
+    """The node and the parameter spec a ``NODE.PARAM`` names (``--set`` and ``--vary``); a
+    LookupError saying what is missing otherwise."""
+    if node_id not in graph:
+        raise LookupError(f"no node with id {node_id!r}")
+    node = graph.node(node_id)
+    spec = registry.get(node.type)
+    param = spec.param(param_name) if spec else None
+    if param is None:
+        known = ", ".join(p.name for p in spec.params) if spec else "unknown node type"
+        raise LookupError(f"{node_id} ({node.type}) has no parameter {param_name!r} ({known})")
+    return node, param
+
+
 class VariationError(ValueError):
     """Problems with the variations or the jobs' graphs, one line each."""
 
@@ -80,15 +94,10 @@ def parse_variations(graph: Graph, registry: NodeRegistry, given: list[str]) -> 
         if any(v.name == f"{node_id}.{param_name}" for v in variations):
             problems.append(f"{shown}: {node_id}.{param_name} is varied twice; list all its values in one --vary")
             continue
-        if node_id not in graph:
-            problems.append(f"{shown}: no node with id {node_id!r}")
-            continue
-        node = graph.node(node_id)
-        spec = registry.get(node.type)
-        param = spec.param(param_name) if spec else None
-        if param is None:
-            known = ", ".join(p.name for p in spec.params) if spec else "unknown node type"
-            problems.append(f"{shown}: {node_id} ({node.type}) has no parameter {param_name!r} ({known})")
+        try:
+            node, param = find_param(graph, registry, node_id, param_name)
+        except LookupError as exc:
+            problems.append(f"{shown}: {exc}")
             continue
         try:
             texts = _value_texts(text, param.kind in (t.INT, t.SEED))
