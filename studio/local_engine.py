@@ -45,3 +45,11 @@ def engine_from_settings(
             compile=settings.compile,
         ),
     )
+
+
+def render_process_engine(settings: Any) -> Any:
+    """The engine inside the window's render process (:class:`studio.engine.process.ProcessEngine`
+    calls this there): the installed node packs and the user's settings, as ``studio run`` has."""
+    from studio.composition import default_registry
+
+    return engine_from_settings(settings, default_registry())

@@ -255,4 +255,6 @@ def test_the_window_builds_its_engine_with_the_setting(qtbot, tmp_path):
         Settings(output_dir=str(tmp_path), device="cpu", cpu_threads=2), default_registry(plugins=False)
     )
     qtbot.addWidget(window)
-    assert window._make_engine()._cpu_threads == 2
+    engine = window._make_engine()  # a render process: the engine it builds there has the setting
+    assert engine.factory()._cpu_threads == 2
+    engine.close()

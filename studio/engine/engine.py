@@ -163,6 +163,20 @@ class Engine:
             release_device_memory(self._device)
         return dropped
 
+    def cache_sizes(self) -> dict[str, int]:
+        """Bytes kept between runs: ``outputs`` and ``models`` in memory, ``disk`` in the on-disk cache."""
+        return {
+            "outputs": self.cache.pool_nbytes("outputs"),
+            "models": self.cache.pool_nbytes(MODELS),
+            "disk": self.disk_cache.nbytes if self.disk_cache is not None else 0,
+        }
+
+    def clear_outputs(self) -> None:
+        """Forget every node output, in memory and on disk ("Clear cache"); loaded models stay."""
+        self.cache.drop("outputs")
+        if self.disk_cache is not None:
+            self.disk_cache.clear()
+
     def cancel(self) -> None:
         """Cancel the run in progress (from any thread); it stops within one step."""
         token = self._cancel

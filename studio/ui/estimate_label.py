@@ -98,25 +98,3 @@ class EstimateLabel(QLabel):
             self.setStyleSheet("" if fits else "color: #ffb347;")
             self.setToolTip(safe("\n".join(estimate.lines())))
         self.estimated.emit(estimate)
-
-
-def engine_estimator(
-    runs: Any, make_engine: Callable[[], Any], settings_key: Callable[[], Any] = lambda: None
-) -> Callable[[Any], Any]:
-    """Estimates with the engine runs use (its device, settings and cache), or, before the first run,
-    one made the same way and kept for the next estimates while ``settings_key()`` (the settings an
-    engine is made from) stays the same."""
-    spare: dict[str, Any] = {}
-    lock = threading.Lock()
-
-    def estimate(graph: Any) -> Any:
-        engine = runs.engine
-        if engine is None:
-            with lock:
-                key = settings_key()
-                if "engine" not in spare or spare["key"] != key:
-                    spare.update(key=key, engine=make_engine())
-                engine = spare["engine"]
-        return engine.estimate(graph)
-
-    return estimate

@@ -56,6 +56,7 @@ class HistoryStrip(QWidget):
         self._pending: queue.SimpleQueue[OutputEntry | None] = queue.SimpleQueue()
         self._reader: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._closed = False
         self.list.itemClicked.connect(lambda item: self.output_chosen.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.list.itemDoubleClicked.connect(lambda item: self.graph_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
         self._file_read.connect(self._apply_read, Qt.ConnectionType.QueuedConnection)
@@ -85,6 +86,7 @@ class HistoryStrip(QWidget):
         """List the videos already in ``folder`` (earlier sessions' renders) after those shown; returns
         how many were added. Their graphs and thumbnails arrive later, from the background reader."""
         before = len(self.entries)
+        self._read_later(_WARM_UP)  # the reader's imports (PyAV) now, at idle, not as a render ends
         for path in rendered_videos(Path(folder)):
             facts = RenderFacts(created=_mtime(path))
             self.add(OutputEntry(path.name, path=path, facts=facts, graph=None, from_disk=True), newest=False)
@@ -118,6 +120,8 @@ class HistoryStrip(QWidget):
     # ---- the background reader ---------------------------------------------------------------
     def _read_later(self, entry: OutputEntry) -> None:
         # Decoding a frame and parsing a graph take tens of milliseconds each: never in the GUI thread.
+        if self._closed:
+            return  # shut down with the window: a late timer starts no thread
         self._pending.put(entry)
         if self._reader is None or not self._reader.is_alive():
             self._stopping.clear()
@@ -129,6 +133,13 @@ class HistoryStrip(QWidget):
             entry = self._pending.get()
             if entry is None:
                 return
+            if entry is _WARM_UP:
+                import av  # noqa: F401  (its native init holds the GIL: better before a render than during one)
+
+                import studio.graph.fileformat
+                import studio.media.video_io  # noqa: F401
+
+                continue
             array, duration, graph = read_render(entry.path, want_graph=entry.graph is None)
             if not self._stopping.is_set():
                 self._file_read.emit(entry, array, duration, graph)
@@ -148,6 +159,7 @@ class HistoryStrip(QWidget):
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop the reader (each file takes milliseconds) so it does not outlive the window."""
+        self._closed = True
         self._stopping.set()
         self._pending.put(None)
         if self._reader is not None:
@@ -163,6 +175,9 @@ class HistoryStrip(QWidget):
                 THUMB, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
             item.setIcon(QIcon(pixmap))
+
+
+_WARM_UP = object()  # a marker for the reader: import what reading needs
 
 
 class OutputEntry:

@@ -22,12 +22,23 @@ if TYPE_CHECKING:
 
 def wire_path(start: QPointF, end: QPointF, via: list[QPointF] = ()) -> QPainterPath:  # type: ignore[assignment]
     """A smooth S-curve from an output (leaving right) to an input (entering from the left)."""
-    points = [start, *via, end]
     path = QPainterPath(start)
-    for a, b in zip(points, points[1:], strict=False):
-        dx = max(abs(b.x() - a.x()) * 0.5, 40.0)
-        path.cubicTo(QPointF(a.x() + dx, a.y()), QPointF(b.x() - dx, b.y()), b)
+    for _a, c1, c2, b in _segments(start, end, via):
+        path.cubicTo(QPointF(*c1), QPointF(*c2), QPointF(*b))
     return path
+
+
+Point = tuple[float, float]
+
+
+def _segments(start: QPointF, end: QPointF, via: list[QPointF] = ()) -> list[tuple[Point, Point, Point, Point]]:  # type: ignore[assignment]
+    """The wire's cubic segments: (from, control 1, control 2, to) for each leg."""
+    points = [(p.x(), p.y()) for p in (start, *via, end)]
+    segments = []
+    for a, b in zip(points, points[1:], strict=False):
+        dx = max(abs(b[0] - a[0]) * 0.5, 40.0)
+        segments.append((a, (a[0] + dx, a[1]), (b[0] - dx, b[1]), b))
+    return segments
 
 
 def detour(start: QPointF, end: QPointF, boxes: list[QRectF]) -> list[QPointF]:
@@ -39,7 +50,7 @@ def detour(start: QPointF, end: QPointF, boxes: list[QRectF]) -> list[QPointF]:
     """
     if end.x() - start.x() < 60 or not boxes:
         return []  # backward or very short wires keep their plain curve
-    blocking = _crossed(wire_path(start, end), boxes)
+    blocking = _crossed(start, end, [], boxes)
     if not blocking:
         return []
     area = QRectF(blocking[0])
@@ -55,7 +66,7 @@ def detour(start: QPointF, end: QPointF, boxes: list[QRectF]) -> list[QPointF]:
         left = max(area.left() - DETOUR_GAP, start.x() + 20)
         right = min(area.right() + DETOUR_GAP, end.x() - 20)
         via = [QPointF(left, y), QPointF(right, y)] if right > left else [QPointF((left + right) / 2, y)]
-        blocking = [box for box in _crossed(wire_path(start, end, via), boxes) if not area.contains(box)]
+        blocking = [box for box in _crossed(start, end, via, boxes) if not area.contains(box)]
         if not blocking:
             break
     return via
@@ -64,10 +75,24 @@ def detour(start: QPointF, end: QPointF, boxes: list[QRectF]) -> list[QPointF]:
 DETOUR_GAP = 16.0
 
 
-def _crossed(path: QPainterPath, boxes: list[QRectF], samples: int = 40) -> list[QRectF]:
-    """The boxes that ``path`` runs through (sampled along its length)."""
-    points = [path.pointAtPercent(i / samples) for i in range(1, samples)]
-    return [box for box in boxes if any(box.contains(p) for p in points)]
+def _crossed(start: QPointF, end: QPointF, via: list[QPointF], boxes: list[QRectF], samples: int = 24) -> list[QRectF]:
+    """The boxes that the wire through ``via`` runs through, sampled along each leg's curve.
+
+    Evaluated here in plain arithmetic: ``QPainterPath.pointAtPercent`` measures the whole path
+    on every call, and this runs for each wire whenever a node moves."""
+    points = []
+    for (ax, ay), (bx, by), (cx, cy), (dx, dy) in _segments(start, end, via):
+        for i in range(1, samples):
+            t = i / samples
+            u = 1 - t
+            w0, w1, w2, w3 = u * u * u, 3 * u * u * t, 3 * u * t * t, t * t * t
+            points.append((w0 * ax + w1 * bx + w2 * cx + w3 * dx, w0 * ay + w1 * by + w2 * cy + w3 * dy))
+    crossed = []
+    for box in boxes:
+        left, top, right, bottom = box.left(), box.top(), box.right(), box.bottom()
+        if any(left <= x <= right and top <= y <= bottom for x, y in points):
+            crossed.append(box)
+    return crossed
 
 
 class RerouteHandle(QGraphicsItem):

@@ -20,8 +20,8 @@ from studio.ui.autosave import Autosaver, Recovery
 from studio.ui.banner import Banner
 from studio.ui.cache_status import CacheStatus
 from studio.ui.document import DocumentController, example_graphs
-from studio.ui.engine_setup import make_engine
-from studio.ui.estimate_label import EstimateLabel, engine_estimator
+from studio.ui.engine_setup import window_engine
+from studio.ui.estimate_label import EstimateLabel
 from studio.ui.history_strip import HistoryStrip, OutputEntry
 from studio.ui.inspector import SEED_MODES_KEY, Inspector
 from studio.ui.node_adding import NodeAdding
@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
 
         self.memory_estimate = EstimateLabel(
             lambda: self.scene.graph,
-            engine_estimator(self.runs, self._make_engine, lambda: self._engine_settings(self.settings)),
+            self.runs.estimate,  # the engine runs use: a render process answers both
         )
         self.runs.memory_warned.connect(lambda job_id, text: self.notify(text, "warning"))
         self._build_actions()
@@ -151,7 +151,7 @@ class MainWindow(QMainWindow):
         return self._palette
 
     def _make_engine(self) -> Any:
-        return make_engine(self.settings, self.registry)
+        return window_engine(self.settings, self.registry)
 
     def _unload_models(self) -> None:
         count = self.runs.unload_models()
@@ -459,7 +459,16 @@ class MainWindow(QMainWindow):
     @staticmethod
     def _engine_settings(settings: Settings) -> tuple:
         """The settings an engine is made from: a change starts a new one."""
-        names = ("device", "allow_pickle", "model_folders", "cpu_threads", "cache_percent", "cluster_address")
+        names = (
+            "device",
+            "allow_pickle",
+            "model_folders",
+            "cpu_threads",
+            "cache_percent",
+            "cluster_address",
+            "attention",
+            "compile",
+        )
         return tuple(str(getattr(settings, name)) for name in names)
 
     def showEvent(self, event: Any) -> None:  # noqa: N802
@@ -468,6 +477,7 @@ class MainWindow(QMainWindow):
             self._shown_once = True
             QTimer.singleShot(0, self.view.fit_all)  # the viewport has its real size only now
             QTimer.singleShot(800, self.viewer.warm_up)  # after the first paint, while the user reads
+            QTimer.singleShot(1500, self.runs.warm_up)  # the render process starts and imports torch
             QTimer.singleShot(300, lambda: self.history.load_folder(self.settings.output_path))
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802

@@ -189,10 +189,13 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
 
     def _layout(self) -> None:
         self.prepareGeometryChange()
-        for i, port in enumerate(self.inputs.values()):
-            port.setPos(0, HEADER / 2 if self.collapsed else HEADER + (i + 0.5) * ROW)
-        for i, port in enumerate(self.outputs.values()):
-            port.setPos(WIDTH, HEADER / 2 if self.collapsed else HEADER + (i + 0.5) * ROW)
+        moved = False
+        for x, ports in ((0.0, self.inputs), (WIDTH, self.outputs)):
+            for i, port in enumerate(ports.values()):
+                pos = QPointF(x, HEADER / 2 if self.collapsed else HEADER + (i + 0.5) * ROW)
+                if port.pos() != pos:
+                    port.setPos(pos)
+                    moved = True
         height = HEADER if self.collapsed else self._rows_bottom() + 6
         if self.state == "running":
             height += 10
@@ -200,9 +203,10 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
         if footer:
             height += self._footer_rect(footer, height).height() + 6
         self._height = height
-        for port in self.all_ports():
-            for link in port.links:
-                link.update_path()
+        if moved:  # a node's own wires go round other nodes, never its own box: only its ports matter
+            for port in self.all_ports():
+                for link in port.links:
+                    link.update_path()
         self.update()
 
     def _footer_rect(self, text: str, top: float) -> QRectF:

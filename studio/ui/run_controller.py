@@ -39,6 +39,8 @@ class RunController(QObject):
         self._make_engine = make_engine
         self._queue: Any = None
         self._lock = threading.Lock()
+        self._starting = threading.Lock()
+        self._closed = False
         self._latest_preview: dict[int, Any] = {}
         self._finished: set[int] = set()
         self._relayed.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
@@ -46,13 +48,17 @@ class RunController(QObject):
     @property
     def queue(self) -> Any:
         """The render queue, started on first use so the window opens without a worker thread."""
-        if self._queue is None:
-            from studio.engine.worker import RenderQueue
+        with self._starting:  # the memory estimate's thread may get here first
+            if self._closed:
+                raise RuntimeError("the render queue was shut down with its window")
+            if self._queue is None:
+                from studio.engine.worker import RenderQueue
 
-            # The worker's Python code competes with the GUI thread for the GIL; a shorter switch
-            # interval (default 5 ms) lets the event loop in sooner, keeping stalls short.
-            sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-            self._queue = RenderQueue(self._make_engine(), self._on_worker_event)
+                # An engine on a thread here competes with the GUI thread for the GIL (a render
+                # process does not); a shorter switch interval (default 5 ms) lets the event loop
+                # in sooner, keeping stalls short.
+                sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+                self._queue = RenderQueue(self._make_engine(), self._on_worker_event)
         return self._queue
 
     @property
@@ -95,6 +101,8 @@ class RunController(QObject):
         return self._queue.jobs() if self._queue is not None else []
 
     def shutdown(self, timeout: float = 10.0) -> None:
+        with self._starting:
+            self._closed = True  # a late timer or estimate starts no new queue
         if self._queue is not None:
             self._queue.shutdown(timeout)
 
@@ -109,14 +117,7 @@ class RunController(QObject):
     def cache_sizes(self) -> dict[str, int]:
         """Bytes held: ``outputs`` and ``models`` in memory, ``disk`` in the on-disk cache."""
         engine = self.engine
-        if engine is None:
-            return {"outputs": 0, "models": 0, "disk": 0}
-        disk = engine.disk_cache.nbytes if engine.disk_cache is not None else 0
-        return {
-            "outputs": engine.cache.pool_nbytes("outputs"),
-            "models": engine.cache.pool_nbytes("models"),
-            "disk": disk,
-        }
+        return engine.cache_sizes() if engine is not None else {"outputs": 0, "models": 0, "disk": 0}
 
     def unload_models(self) -> int:
         """Release every loaded model (a run in progress keeps those it holds); returns how many."""
@@ -126,12 +127,22 @@ class RunController(QObject):
 
     def clear_cache(self) -> None:
         """Forget every node output, in memory and on disk; loaded models stay."""
-        engine = self.engine
-        if engine is not None:
-            engine.cache.drop("outputs")
-            if engine.disk_cache is not None:
-                engine.disk_cache.clear()
+        if self.engine is not None:
+            self.engine.clear_outputs()
         self.cache_changed.emit()
+
+    def warm_up(self) -> None:
+        """Start the queue and its engine before the first run: a render process starts and
+        imports torch while the user reads the graph (an engine without ``start`` has nothing to do)."""
+        if self._closed:
+            return
+        start = getattr(self.queue.engine, "start", None)
+        if start is not None:
+            start()
+
+    def estimate(self, graph: Any) -> Any:
+        """The memory estimate of the engine runs use (started when needed: one engine, not a second)."""
+        return self.queue.engine.estimate(graph)
 
     def reconfigure(self) -> None:
         """After a settings change: the next run gets a fresh engine; a run in progress finishes

@@ -42,4 +42,4 @@ def window(qtbot, ui_registry, tmp_path, studio_home, monkeypatch):
     yield win
     GATE.set()
     win.shutdown()
-    assert not any(th.name.startswith("studio-") and th.is_alive() for th in threading.enumerate())
+    assert not [th.name for th in threading.enumerate() if th.name.startswith("studio-") and th.is_alive()]

@@ -39,8 +39,8 @@ def test_edits_refresh_the_estimate(window, qtbot):
     label.wait()
 
 
-def test_before_the_first_run_a_settings_change_estimates_with_an_engine_of_the_new_settings():
-    from studio.ui.estimate_label import engine_estimator
+def test_estimates_come_from_the_engine_runs_use_and_a_settings_change_gives_a_new_one(qtbot):
+    from studio.ui.run_controller import RunController
 
     settings = {"device": "cpu"}
     made: list[str] = []
@@ -48,10 +48,15 @@ def test_before_the_first_run_a_settings_change_estimates_with_an_engine_of_the_
     def make_engine():
         device = settings["device"]
         made.append(device)
-        return SimpleNamespace(estimate=lambda graph: f"{graph} on {device}")
+        return SimpleNamespace(estimate=lambda graph: f"{graph} on {device}", run=None)
 
-    estimate = engine_estimator(SimpleNamespace(engine=None), make_engine, lambda: settings["device"])
-    assert estimate("g") == "g on cpu" and estimate("g") == "g on cpu"
-    settings["device"] = "cuda"  # the settings dialog picked the GPU
-    assert estimate("g") == "g on cuda"
-    assert made == ["cpu", "cuda"]  # one engine per setting, kept while it holds
+    runs = RunController(make_engine)
+    try:
+        assert runs.estimate("g") == "g on cpu" and runs.estimate("g") == "g on cpu"
+        assert runs.engine is runs.queue.engine  # before the first run: the engine that will run it
+        settings["device"] = "cuda"  # the settings dialog picked the GPU
+        runs.reconfigure()
+        assert runs.estimate("g") == "g on cuda"
+        assert made == ["cpu", "cuda"]  # one engine per setting: never a second one for estimates
+    finally:
+        runs.shutdown()
