@@ -1,17 +1,24 @@
 """The longest event-loop stall while the window renders the default graph (target < 50 ms).
 
 A QTimer heartbeat ticks every 5 ms in the GUI thread; the longest gap between ticks, minus
-the interval, is the worst stall a user would feel while the render runs in the worker.
-The first run is "cold" (the engine resolves the device; with ``auto`` that imports torch
-on the worker thread), the next ones are warm with a new seed each time so nothing is cached.
+the interval, is the worst stall a user would feel while the render runs. The first run is
+"cold" (right after the window opened: the engine starts, imports torch and loads the model),
+the next ones are warm with a new seed each time so nothing is cached.
 
-    python benchmarks/bench_ui_stall.py [--device auto|cpu] [--runs 3]
+Each mode runs in a fresh interpreter: the window's render process (the default), and as the
+baseline the same window rendering on a thread of its own process (STUDIO_RENDER_IN_PROCESS=1,
+as before the render process). The summary gives the worst stall of all runs of each mode, and
+whether the window's own process imported torch.
+
+    python benchmarks/bench_ui_stall.py [--device auto|cpu] [--runs 5] [--mode both|process|thread]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,9 +32,38 @@ TARGET_MS = 50
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--graph", default=str(ROOT / "resources/graphs/starter.graph.json"))
+    parser.add_argument("--mode", default="both", choices=["both", "process", "thread"])
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        measure(args)
+        return
+    summary = {}
+    for mode in ("process", "thread") if args.mode == "both" else (args.mode,):
+        env = dict(os.environ, STUDIO_RENDER_IN_PROCESS="1" if mode == "thread" else "0")
+        command = [sys.executable, __file__, "--child", "--device", args.device, "--runs", str(args.runs)]
+        proc = subprocess.run([*command, "--graph", args.graph], env=env, capture_output=True, text=True)
+        lines = proc.stdout.splitlines()
+        print(f"== renders in {'a render process' if mode == 'process' else 'a thread of the window (baseline)'}")
+        print("\n".join(line for line in lines if not line.startswith("{")))
+        facts = next((json.loads(line) for line in lines if line.startswith("{")), None)
+        if facts is None:
+            print(proc.stderr[-2000:])
+            continue
+        summary[mode] = facts
+    for mode, facts in summary.items():
+        print(
+            f"{mode:8s} worst stall {facts['worst']:6.1f} ms over {facts['runs']} runs  "
+            f"(target {TARGET_MS} ms: {facts['worst'] / TARGET_MS:4.2f}x)   "
+            f"torch in the window's process: {facts['torch']}"
+        )
+    if len(summary) == 2:
+        print(f"worst stall, render process / thread: {summary['process']['worst'] / summary['thread']['worst']:.2f}x")
+
+
+def measure(args: argparse.Namespace) -> None:
     if not os.environ.get("DISPLAY"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="bench-ui-"))
@@ -88,6 +124,8 @@ def main() -> None:
             f"{kind:5s} run {status:9s} {seconds:6.2f} s   longest stall {stall:6.1f} ms   "
             f"p99 {p99:5.1f} ms   ({beats} beats)   stall/target {stall / TARGET_MS:4.2f}"
         )
+    worst = max(stall for _, _, _, stall, _, _ in results)
+    print(json.dumps({"worst": worst, "runs": len(results), "torch": "torch" in sys.modules}))
     window.undo_stack.setClean()
     window.shutdown()
 

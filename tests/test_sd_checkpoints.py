@@ -463,7 +463,8 @@ def test_load_model_reads_a_bare_checkpoint_with_the_shipped_configs(registry, m
     folder, checkpoint, _ = models["sd15"]
     frames = {}
     for name, path in (("file", checkpoint), ("folder", folder)):
-        report = Engine("cpu", registry=registry).run(text_to_image_graph(path, prompt="a photo of a cat"))
+        engine = Engine("cpu", registry=registry, cpu_threads=2)  # the same threads for both: the load is compared
+        report = engine.run(text_to_image_graph(path, prompt="a photo of a cat"))
         assert report.ok, report.failed
         frames[name] = report.outputs["preview"]["frames"].array
     assert frames["file"].shape == (1, 32, 32, 3)

@@ -37,7 +37,8 @@ from studio.graph.validate import GraphInvalid
 
 EventHandler = Callable[[Event], None]
 CANCEL_GRACE_S = 15.0  # after a cancel, how long a job may take to stop before its process is ended
-CALL_TIMEOUT_S = 120.0  # an estimate or an unload; the child answers between a job's Python steps
+ESTIMATE_TIMEOUT_S = 120.0  # asked on a thread of its own; the first one may wait for the engine to start
+CALL_TIMEOUT_S = 10.0  # an unload or a clear, asked by the window: never hang it for long
 CLOSE_WAIT_S = 5.0
 POLL_S = 0.05
 NO_SIZES = {"outputs": 0, "models": 0, "disk": 0}
@@ -113,7 +114,8 @@ class ProcessEngine:
         with self._lock:
             self._started()
             self._jobs[job] = pending
-            self._send(("run", job, graph, targets, str(output_dir) if output_dir else None))
+            # A copy crosses, never the live graph: that one holds the window's subscribers.
+            self._send(("run", job, graph.copy(), targets, str(output_dir) if output_dir else None))
         try:
             self._wait_for(job, pending, cancel)
         finally:
@@ -131,7 +133,7 @@ class ProcessEngine:
 
     def estimate(self, graph: Any, *, budget: Any = None, targets: list[str] | None = None) -> Any:
         """The child engine's :meth:`Engine.estimate` (its device, its settings)."""
-        return self._call("estimate", graph, budget=budget, targets=targets)
+        return self._call("estimate", graph.copy(), budget=budget, targets=targets, timeout=ESTIMATE_TIMEOUT_S)
 
     def unload_models(self) -> list[str]:
         """Drop the child's loaded models (nothing to do when it is not running)."""
@@ -213,7 +215,7 @@ class ProcessEngine:
                 pending.finished.wait(CLOSE_WAIT_S)
                 return
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, method: str, *args: Any, timeout: float = CALL_TIMEOUT_S, **kwargs: Any) -> Any:
         call = next(self._ids)
         pending = _Pending()
         with self._lock:
@@ -221,8 +223,8 @@ class ProcessEngine:
             self._calls[call] = pending
             self._send(("call", call, method, args, kwargs))
         try:
-            if not pending.finished.wait(CALL_TIMEOUT_S):
-                raise RenderProcessError(f"the render process did not answer {method} within {CALL_TIMEOUT_S:.0f} s")
+            if not pending.finished.wait(timeout):
+                raise RenderProcessError(f"the render process did not answer {method} within {timeout:.0f} s")
         finally:
             self._calls.pop(call, None)
         if pending.error is not None:

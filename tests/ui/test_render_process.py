@@ -37,6 +37,7 @@ def test_the_window_renders_the_starter_graph_in_its_render_process(qtbot, tmp_p
         video = job.report.files()[0]
         assert video.is_file() and video.parent == tmp_path / "out"
         assert window.history.entries and window.history.entries[0].path == video
+        assert "Memory (cpu)" in window.runs.estimate(window.scene.graph).summary()  # estimated there too
     finally:
         window.undo_stack.setClean()
         window.shutdown()
