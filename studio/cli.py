@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--estimate",
         action="store_true",
-        help="print the memory the run would need on the device and exit without running (0 fits, 1 will not)",
+        help="print the memory the run would need on the device and exit without running "
+        "(0 fits, 1 will not or model files are missing)",
     )
 
     from studio.batch import add_parser as add_batch_parser
@@ -186,7 +187,7 @@ def _print_estimate(engine, graph, as_json: bool) -> int:
         print(json.dumps(estimate.to_json(), default=str))
     else:
         print("\n".join(safe(line) for line in estimate.lines()))
-    return EXIT_OK if estimate.fits else EXIT_FAILED
+    return EXIT_OK if estimate.fits and not estimate.missing else EXIT_FAILED  # missing files: not measured
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:

@@ -215,3 +215,43 @@ def test_a_graph_without_a_model_is_estimated_without_finding_the_device(registr
     engine = Engine("auto", registry=registry)
     estimate = engine.estimate(graph)
     assert engine._device is None and estimate.fits and estimate.device == "auto"  # torch not needed
+
+
+def test_missing_model_files_are_named_not_counted_as_nothing(registry, tmp_path, capsys):
+    """The Wan example on a machine without Wan: both its files are missing, and nothing says it fits."""
+    from studio.cli import main
+
+    graph = load_graph(ROOT / "resources/graphs/wan-4step-lora.graph.json")
+    estimate = _engine(registry).estimate(graph)
+    assert [(node, path) for node, _type, path in estimate.missing] == [
+        ("model", "Wan2.1-T2V-14B-Diffusers"),
+        ("lora", "Wan21_T2V_14B_lightx2v_cfg_step_distill_lora_rank32.safetensors"),
+    ]
+    assert estimate.summary() == "2 model files missing · memory not estimated"
+    assert estimate.to_json()["nodes"]["lora"]["missing"] == [graph.node("lora").params["path"]]
+
+    path = tmp_path / "wan.graph.json"
+    path.write_text((ROOT / "resources/graphs/wan-4step-lora.graph.json").read_text())
+    assert main(["run", str(path), "--estimate", "--device", "cpu"]) == 1  # not "fits"
+    assert "2 model files missing" in capsys.readouterr().out
+
+
+def test_a_lora_is_counted_and_a_node_that_cannot_tell_is_never_called_fitting(registry, tmp_path):
+    from studio.graph.model import Link, Node
+
+    graph = load_graph(STARTER_GRAPH)
+    base = _engine(registry).estimate(graph)
+    lora = tmp_path / "style.safetensors"
+    lora.write_bytes(b"\0" * 4096)  # only its size is read
+    graph.add_node(Node("lora", "LoadLoRA", {"path": str(lora)}))
+    for link in [lk for lk in graph.links if lk.from_node == "model"]:  # the LoRA between the model and its users
+        graph.connect(Link("lora", "model", link.to_node, link.to_port))
+    graph.connect(Link("model", "model", "lora", "model"))
+    with_lora = _engine(registry).estimate(graph)
+    assert with_lora.nodes["lora"].use.held_ram == 4096 and with_lora.peak_ram == base.peak_ram + 4096
+    assert "fits" in with_lora.summary()
+
+    graph.set_param("lora", "path", "")  # not chosen: not missing, but not measured either
+    unsure = _engine(registry).estimate(graph)
+    assert not unsure.missing and unsure.unknown == ["lora"]
+    assert "fits" not in unsure.summary() and "1 node not estimated" in unsure.summary()

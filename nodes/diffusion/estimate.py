@@ -43,7 +43,7 @@ from nodes.diffusion.footprint import DENOISERS, DTYPE_BYTES, Footprint, file_fo
 from nodes.diffusion.loading import detect_family, resolve_path
 from nodes.diffusion.values import ModelParts
 from nodes.frames_memory import PlannedFrames
-from studio.nodeapi import NodeError
+from studio.nodeapi import MissingFiles, NodeError
 from studio.nodeapi.memory import MB, EstimateContext, Estimated, MemoryUse, Tweak
 from studio.nodeapi.weights import WeightsFileError
 
@@ -159,11 +159,9 @@ def load_model(
     image_encoder: str = "",
     **speed: Any,  # attention backend, compile: no memory of their own worth counting here
 ) -> Estimated:
-    folders = ctx.settings.model_folders
-    resolved = resolve_path(path, folders, ctx.bundled)
-    given = {"text_encoder": text_encoder, "vae": vae, "image_encoder": image_encoder}
-    parts = ModelParts(**{k: resolve_path(v, folders, ctx.bundled) if v.strip() else None for k, v in given.items()})
-    config_folder = resolve_path(config, folders, ctx.bundled) if config.strip() else None
+    found = _find_all(ctx, path=path, text_encoder=text_encoder, vae=vae, image_encoder=image_encoder, config=config)
+    resolved, config_folder = found.pop("path"), found.pop("config")
+    parts = ModelParts(**found)
     if family == "auto":
         spec = detect_family(resolved, ctx.families)
     elif family in ctx.families:
@@ -192,6 +190,37 @@ def load_model(
     stronger = modes[modes.index(offload) + 1 :] if offload in modes else modes
     tweaks = tuple(Tweak({"offload": m}, f"offload {m}") for m in stronger) if ctx.on_gpu else ()
     return Estimated({"model": planned}, use, tweaks)
+
+
+def _find_all(ctx: EstimateContext, **given: str) -> dict[str, Any]:
+    """Each given file found (``path`` must be given; the others may be empty: None). Every missing
+    one is named in one MissingFiles, so the window counts them all, not only the first."""
+    found: dict[str, Any] = {}
+    missing: list[MissingFiles] = []
+    for name, value in given.items():
+        if name != "path" and not value.strip():
+            found[name] = None
+            continue
+        try:
+            found[name] = resolve_path(value, ctx.settings.model_folders, ctx.bundled)
+        except MissingFiles as exc:
+            missing.append(exc)
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise MissingFiles(f"{missing[0]}{more}", [p for exc in missing for p in exc.paths])
+    return found
+
+
+def load_lora(ctx: EstimateContext, *, model: PlannedModel | None, path: str, **params: Any) -> Estimated:
+    """The LoRA's file must be there; its weights join the planned model's, where they live (the
+    file's size: its header and metadata are a rounding error), and the planned model passes on."""
+    size = resolve_path(path, ctx.settings.model_folders, ctx.bundled).stat().st_size
+    if model is None:
+        return Estimated({"model": None})
+    note = f"LoRA, {_mb(size)}"
+    in_vram = model.device == "cuda" and model.offload == "none"
+    use = MemoryUse(held_vram=size, note=note) if in_vram else MemoryUse(held_ram=size, note=note)
+    return Estimated({"model": model}, use)
 
 
 def on_gpu_while_computing(model: PlannedModel, component_bytes: int) -> int:

@@ -34,7 +34,7 @@ from typing import Any
 
 from nodes.diffusion.previews import with_folder_factors
 from nodes.diffusion.values import ModelHandle, ModelParts
-from studio.nodeapi import FamilyRegistry, FamilySpec, NodeError
+from studio.nodeapi import FamilyRegistry, FamilySpec, MissingFiles, NodeError
 from studio.nodeapi.weights import WeightsFileError, read_model_index, safetensors_header
 
 PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
@@ -58,7 +58,7 @@ def resolve_path(path: str, folders: Iterable[Path], bundled: Callable[[str], Pa
     if candidate.is_absolute():
         if candidate.exists():
             return candidate
-        raise NodeError(f"path {path!r} does not exist")
+        raise MissingFiles(f"path {path!r} does not exist", [path])
     searched = [Path(f).expanduser() for f in folders]
     for folder in searched:
         if (folder / candidate).exists():
@@ -69,7 +69,7 @@ def resolve_path(path: str, folders: Iterable[Path], bundled: Callable[[str], Pa
     if found is not None:
         return found
     where = ", ".join(str(f) for f in searched) or "no model folders are set"
-    raise NodeError(f"path {path!r} was not found in the model folders ({where})")
+    raise MissingFiles(f"path {path!r} was not found in the model folders ({where})", [path])
 
 
 def detect_family(path: Path, families: FamilyRegistry) -> FamilySpec:

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from nodes.diffusion import estimate as memory
 from nodes.diffusion.loading import offline, resolve_path
 from nodes.diffusion.values import ModelHandle
 from studio.graph import types as t
@@ -42,6 +43,7 @@ _EXPERT_PARTS = {
 @node_type(
     "LoadLoRA",
     category="Diffusion",
+    estimate=memory.load_lora,
     description="Apply a LoRA to a model (stackable); the base model stays loaded when it changes.",
     inputs=[InputSpec("model", t.MODEL)],
     params=[

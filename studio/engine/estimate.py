@@ -18,7 +18,7 @@ from typing import Any
 
 from studio.graph.model import Graph
 from studio.graph.registry import NodeRegistry
-from studio.nodeapi import NodeError
+from studio.nodeapi import MissingFiles, NodeError
 from studio.nodeapi.memory import EstimateContext, MemoryUse, Tweak
 
 log = logging.getLogger("studio.engine")
@@ -42,6 +42,7 @@ class NodeMemory:
     node_type: str
     use: MemoryUse | None  # None: the node has no hook, or its hook could not tell (``error``)
     error: str | None = None
+    missing: tuple[str, ...] = ()  # the files its hook could not find (``MissingFiles``), as the graph names them
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,25 @@ class MemoryEstimate:
         """Nodes whose hooks could not tell (a missing file, a value driven by a wire)."""
         return [n.node_id for n in self.nodes.values() if n.error]
 
+    @property
+    def missing(self) -> list[tuple[str, str, str]]:
+        """The files the plan needs that are not there, as (node id, node type, path): nothing
+        they hold is counted, so the peak says nothing until they are found."""
+        return [(n.node_id, n.node_type, path) for n in self.nodes.values() for path in n.missing]
+
     def summary(self) -> str:
-        """One line: the peak against the budget, and the first advice when it does not fit."""
+        """One line: the peak against the budget and the first advice when it does not fit; or
+        what could not be measured (missing files, nodes whose hooks could not tell)."""
+        missing = len(self.missing)
+        if missing:
+            return f"{missing} model file{'s' if missing != 1 else ''} missing · memory not estimated"
+        text = self._peak_summary()
+        unknown = len(self.unknown)
+        if unknown and self.fits:  # the peak is at least this: never "fits" for what was not measured
+            return text.removesuffix(" · fits") + f" · {unknown} node{'s' if unknown != 1 else ''} not estimated"
+        return text
+
+    def _peak_summary(self) -> str:
         parts = [f"{human(self.peak_vram)} of {human(self.budget.vram)} VRAM"] if self.budget.vram is not None else []
         ram = f"{human(self.peak_ram)} RAM" + (f" of {human(self.budget.ram)}" if self.budget.ram is not None else "")
         parts.append(ram)
@@ -129,6 +147,7 @@ class MemoryEstimate:
                     "type": n.node_type,
                     **(vars(n.use) if n.use else {}),
                     **({"error": n.error} if n.error else {}),
+                    **({"missing": list(n.missing)} if n.missing else {}),
                 }
                 for n in self.nodes.values()
             },
@@ -218,7 +237,8 @@ def _walk(plan: EstimatePlan, overrides: Overrides) -> tuple[dict[str, NodeMemor
         try:
             result = spec.estimate(plan.context(node_id, node.type), **values)
         except NodeError as exc:
-            nodes[node_id] = NodeMemory(node_id, node.type, None, str(exc).strip().splitlines()[0])
+            missing = exc.paths if isinstance(exc, MissingFiles) else ()
+            nodes[node_id] = NodeMemory(node_id, node.type, None, str(exc).strip().splitlines()[0], missing)
             continue
         except Exception as exc:  # an estimate is advice: a hook's bug must not stop a run or the window
             log.warning("memory estimate of %s (%s) failed", node_id, node.type, exc_info=exc)

@@ -6,7 +6,7 @@ the UI; import-linter checks this.
 """
 
 from studio.nodeapi.context import ATTENTION_BACKENDS, NodeContext, RunSettings
-from studio.nodeapi.errors import Cancelled, NodeError
+from studio.nodeapi.errors import Cancelled, MissingFiles, NodeError
 from studio.nodeapi.families import FamilyRegistry, FamilySpec
 from studio.nodeapi.outputs import graph_metadata, write_numbered
 
@@ -15,6 +15,7 @@ __all__ = [
     "Cancelled",
     "FamilyRegistry",
     "FamilySpec",
+    "MissingFiles",
     "NodeContext",
     "NodeError",
     "RunSettings",

@@ -7,6 +7,7 @@ Nothing loads. A result that arrives after a newer edit is dropped.
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,8 @@ from studio.graph.fileformat import graph_from_dict, graph_to_dict
 from studio.textsafe import safe
 
 DEBOUNCE_MS = 400
+WARNING_STYLE = "QLabel#memory-estimate { color: #ffb347; }"  # the label only: not its tooltip
+WIDTH_SAMPLE = "Memory (cpu): 999.9 MB RAM of 99.9 GB · fits"
 FIRST_DELAY_MS = 3000  # the first estimate may import torch to find the GPU: not while the window opens
 
 
@@ -48,6 +51,8 @@ class EstimateLabel(QLabel):
         self._timer = QTimer(self, singleShot=True, interval=first_delay_ms, timeout=self._start)
         self._arrived.connect(self._show)
         self.setText("")
+        # Room for a usual summary from the start: the buttons after it stay put as the text changes.
+        self.setMinimumWidth(self.fontMetrics().horizontalAdvance(WIDTH_SAMPLE))
 
     def schedule(self) -> None:
         """Estimate again once the edits pause."""
@@ -91,10 +96,31 @@ class EstimateLabel(QLabel):
         self.estimate = estimate
         if estimate is None:
             self.setText("")
-            self.setToolTip(safe(error) if error else "")
+            self.setStyleSheet("")
+            self.setToolTip(_tooltip([error]) if error else "")
+        elif estimate.missing:  # nothing they hold was counted: no total, no "fits"
+            count = len(estimate.missing)
+            self.setText(f"⚠ {count} model file{'s' if count != 1 else ''} missing")
+            self.setStyleSheet(WARNING_STYLE)
+            self.setToolTip(_missing_tooltip(estimate.missing))
         else:
-            fits = estimate.fits
-            self.setText(safe(estimate.summary().replace("Memory", "Memory" if fits else "⚠ Memory", 1)))
-            self.setStyleSheet("" if fits else "color: #ffb347;")
-            self.setToolTip(safe("\n".join(estimate.lines())))
+            sure = estimate.fits and not estimate.unknown
+            self.setText(safe(estimate.summary().replace("Memory", "Memory" if sure else "⚠ Memory", 1)))
+            self.setStyleSheet("" if sure else WARNING_STYLE)
+            self.setToolTip(_tooltip(estimate.lines(), table=True))
         self.estimated.emit(estimate)
+
+
+def _tooltip(lines: list[str], table: bool = False) -> str:
+    """Rich text that shows ``lines`` as they are: escaped for the terminal's sake (textsafe) and
+    for Qt's (a file named "<b>" stays text), one line each; a table keeps its columns in a fixed-width font."""
+    body = "\n".join(html.escape(safe(line)) for line in lines)
+    return f"<pre>{body}</pre>" if table else '<p style="white-space:pre">' + body + "</p>"
+
+
+def _missing_tooltip(missing: list[tuple[str, str, str]]) -> str:
+    lines = ["Not found in the model folders, so the memory a run needs is not known:"]
+    lines += [f"• {node_id} ({node_type}): {path}" for node_id, node_type, path in missing]
+    lines.append("Add the folder that holds them (File → Settings… → Model folders),")
+    lines.append("or choose other files on the nodes.")
+    return _tooltip(lines)

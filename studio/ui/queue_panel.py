@@ -8,10 +8,25 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHBoxLayout, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QStackedLayout,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.ui import theme
 from studio.ui.run_controller import RunController
+
+EMPTY_TEXT = (
+    "Queued renders appear here: Run (Ctrl+Enter), or Queue N… to render a graph several times "
+    "with its seed fixed, incremented or random.\n"
+    "The running one shows its progress; reorder, remove or pause the rest with the buttons below."
+)
 
 
 class QueuePanel(QWidget):
@@ -20,6 +35,10 @@ class QueuePanel(QWidget):
         self.controller = controller
         self.list = QListWidget()
         self.list.setAlternatingRowColors(True)
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setObjectName("dim")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
         self.up = QPushButton("▲")
         self.down = QPushButton("▼")
         self.remove = QPushButton("Remove")
@@ -37,7 +56,10 @@ class QueuePanel(QWidget):
         buttons.addWidget(self.cancel)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.list, 1)
+        self._stack = QStackedLayout()  # the hint while nothing is queued, else the list
+        self._stack.addWidget(self.empty)
+        self._stack.addWidget(self.list)
+        layout.addLayout(self._stack, 1)
         layout.addLayout(buttons)
         self.up.clicked.connect(lambda: self._move(-1))
         self.down.clicked.connect(lambda: self._move(1))
@@ -69,6 +91,7 @@ class QueuePanel(QWidget):
             self.list.addItem(item)
             if job.id == current_id:
                 self.list.setCurrentItem(item)
+        self._stack.setCurrentWidget(self.list if jobs else self.empty)
         self.pause.blockSignals(True)
         self.pause.setChecked(self.controller.paused)
         self.pause.blockSignals(False)

@@ -164,6 +164,12 @@ def apply_theme(app: QApplication, name: str) -> Theme:
     return theme
 
 
+def _faded(color: str, alpha: int = 100) -> str:
+    """``color`` (#rrggbb) see-through: disabled text, fainter than the dim hints (which must be read)."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
 def stylesheet(theme: Theme) -> str:
     t = theme
     return f"""
@@ -181,6 +187,7 @@ QPushButton {{ background: {t.panel}; color: {t.text}; border: 1px solid {t.bord
   padding: 4px 10px; }}
 QPushButton:hover {{ border-color: {t.accent}; }}
 QPushButton#primary {{ background: {t.accent}; color: white; border-color: {t.accent}; font-weight: 600; }}
+QPushButton:disabled, QToolButton:disabled {{ color: {_faded(t.text)}; }}
 QLineEdit, QPlainTextEdit, QSpinBox, QDoubleSpinBox, QComboBox {{ background: {t.base}; color: {t.text};
   border: 1px solid {t.border}; border-radius: 4px; padding: 3px 5px; selection-background-color: {t.accent}; }}
 QAbstractSpinBox::up-button, QAbstractSpinBox::down-button {{ width: 0px; border: none; }}

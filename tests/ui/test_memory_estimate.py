@@ -60,3 +60,47 @@ def test_estimates_come_from_the_engine_runs_use_and_a_settings_change_gives_a_n
         assert made == ["cpu", "cuda"]  # one engine per setting: never a second one for estimates
     finally:
         runs.shutdown()
+
+
+def test_a_graph_whose_model_files_are_missing_says_so_instead_of_fitting(window, qtbot):
+    """The Wan example on a machine without Wan: the label names the missing files, never "0 B … fits"."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    label = window.memory_estimate
+    label._timer.setInterval(10)
+    with qtbot.waitSignal(label.estimated, timeout=20_000):
+        assert window.open_graph(str(root / "resources/graphs/wan-4step-lora.graph.json"))
+    assert label.text() == "⚠ 2 model files missing" and "#ffb347" in label.styleSheet()
+    tip = label.toolTip()
+    assert "model (LoadModel): Wan2.1-T2V-14B-Diffusers" in tip
+    assert "lora (LoadLoRA): Wan21_T2V_14B_lightx2v_cfg_step_distill_lora_rank32.safetensors" in tip
+    assert "Model folders" in tip
+
+    # A file name from a stranger's graph is shown as text: no terminal escapes, no markup.
+    with qtbot.waitSignal(label.estimated, timeout=20_000):
+        window.scene.graph.set_param("lora", "path", "evil\x1b[2J<b>bold</b>.safetensors")
+    tip = label.toolTip()
+    assert "evil\\x1b[2J&lt;b&gt;bold&lt;/b&gt;.safetensors" in tip and "\x1b" not in tip and "<b>" not in tip
+
+    # The model found (the bundled starter), the LoRA still missing: the count follows.
+    with qtbot.waitSignal(label.estimated, timeout=20_000):
+        window.scene.graph.set_param("model", "path", str(root / "resources/models/starter"))
+    assert label.text() == "⚠ 1 model file missing" and "fits" not in label.text()
+    label.wait()
+
+
+def test_the_buttons_after_the_estimate_stay_put_as_its_text_changes(window, qtbot):
+    from PySide6.QtWidgets import QToolBar
+
+    bar = window.findChild(QToolBar, "main-toolbar")
+    window.show()
+    qtbot.waitExposed(window)
+    label = window.memory_estimate
+    undo = bar.widgetForAction(next(a for a in bar.actions() if a.text() == "Undo"))
+    places = []
+    for text in ("", "⚠ 2 model files missing", "Memory (cpu): 171.9 MB RAM of 22.5 GB · fits"):
+        label.setText(text)
+        qtbot.wait(1)  # the toolbar lays out again
+        places.append(undo.x())
+    assert len(set(places)) == 1, places

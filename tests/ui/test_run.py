@@ -137,3 +137,16 @@ def test_the_status_bar_shows_the_cache_and_the_run_menu_frees_it(window, qtbot)
     assert {item.state for item in window.scene.node_items.values()} == {"done"}
     window.unload_action.trigger()
     assert window.cache_status.sizes["models"] == 0
+
+
+def test_the_empty_queue_says_what_appears_there_until_a_job_is_queued(window, qtbot):
+    panel = window.queue_panel
+    assert panel.empty.isVisibleTo(panel) and not panel.list.isVisibleTo(panel)
+    assert "Queued renders appear here" in panel.empty.text() and "Queue N" in panel.empty.text()
+    small_graph(window)
+    window.runs.pause()
+    job = window.run()
+    qtbot.waitUntil(lambda: panel.list.isVisibleTo(panel), timeout=10_000)  # the queue tells the panel
+    assert not panel.empty.isVisibleTo(panel) and panel.list.count() == 1
+    window.runs.remove(job.id)
+    assert panel.empty.isVisibleTo(panel) and not panel.list.isVisibleTo(panel)
