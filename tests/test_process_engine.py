@@ -35,7 +35,8 @@ def test_a_graph_runs_in_a_child_process_and_its_events_come_back(engine):
     child = report.outputs["sink"]["result"]
     assert child != os.getpid() and engine.running
     kinds = [e.kind for e in events]
-    assert kinds[0] == "node_started" and kinds[-1] == "done" and isinstance(events[-1], Done)
+    assert kinds[0] == "notice" and "Starting the render process" in events[0].text  # said while torch imports
+    assert kinds[1] == "node_started" and kinds[-1] == "done" and isinstance(events[-1], Done)
     progress = [(e.done, e.total) for e in events if isinstance(e, Progress) and e.node_id == "slow"]
     assert progress[0] == (1, 3) and progress[-1] == (3, 3)
     assert any(e.kind == "preview" for e in events)
@@ -43,6 +44,7 @@ def test_a_graph_runs_in_a_child_process_and_its_events_come_back(engine):
     second = engine.run(pid_graph(), again.append)  # the same process keeps its cache between runs
     assert second.outputs["sink"]["result"] == child
     assert {e.node_id for e in again if isinstance(e, NodeCached)} == {"pid", "slow", "sink"}
+    assert not any(e.kind == "notice" for e in again)  # started already: nothing to wait for
 
 
 def test_an_invalid_graph_is_refused_with_its_problems(engine):

@@ -32,7 +32,7 @@ from typing import Any
 
 from studio.engine.context import CancelToken
 from studio.engine.engine import Engine, RunReport
-from studio.engine.events import Done, Event
+from studio.engine.events import Done, Event, Notice
 from studio.graph.validate import GraphInvalid
 
 EventHandler = Callable[[Event], None]
@@ -77,6 +77,7 @@ class ProcessEngine:
         self._process: Any = None  # set while the child is up; cleared by its reader when it ends
         self._conn: Any = None
         self._reader: threading.Thread | None = None
+        self._ready = threading.Event()  # the child has built its engine and found its device
         self._jobs: dict[int, _Pending] = {}
         self._calls: dict[int, _Pending] = {}
         self._ids = itertools.count(1)
@@ -113,6 +114,8 @@ class ProcessEngine:
         pending = _Pending(emit)
         with self._lock:
             self._started()
+            if not self._ready.is_set():  # the first run after the window opened, or after a crash
+                emit(Notice("status", "Starting the render process: importing torch, finding the GPU…"))
             self._jobs[job] = pending
             # A copy crosses, never the live graph: that one holds the window's subscribers.
             self._send(("run", job, graph.copy(), targets, str(output_dir) if output_dir else None))
@@ -184,6 +187,7 @@ class ProcessEngine:
         finally:
             child_conn.close()
         self._process, self._conn, self._sizes = process, conn, dict(NO_SIZES)
+        self._ready = threading.Event()
         self._reader = threading.Thread(
             target=self._read, args=(conn, process), name=f"{self.name}-reader", daemon=True
         )
@@ -262,6 +266,8 @@ class ProcessEngine:
                     pending.finish(message[2], message[3])
             elif kind == "sizes":
                 self._sizes = message[1]
+            elif kind == "ready":
+                self._ready.set()
         process.join(CLOSE_WAIT_S)
         if process.exitcode is None:  # the pipe closed but the process hangs on: end it
             process.kill()
@@ -363,6 +369,7 @@ def child_main(conn: Any, factory: Callable[[], Engine]) -> None:
         if method != "estimate":
             send(("sizes", _sizes(engine)))
 
+    send(("ready", engine.device))
     send(("sizes", _sizes(engine)))
     while True:
         try:
