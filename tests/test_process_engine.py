@@ -83,8 +83,10 @@ def test_cancel_stops_the_job_and_the_process_serves_the_next(engine):
 def test_caches_are_reported_and_cleared_across_the_process(engine):
     assert engine.cache_sizes() == {"outputs": 0, "models": 0, "disk": 0}  # nothing started yet
     engine.run(pid_graph())
+    assert engine.cache_sizes()["outputs"] > 0  # reported with the job's end, not some time after
     assert engine.unload_models() == []  # no models in these graphs
     engine.clear_outputs()
+    assert engine.cache_sizes()["outputs"] == 0
     events = []
     engine.run(pid_graph(), events.append)
     assert not any(isinstance(e, NodeCached) for e in events)  # cleared: everything ran again

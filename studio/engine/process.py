@@ -333,25 +333,25 @@ def child_main(conn: Any, factory: Callable[[], Engine]) -> None:
 
     def run_job(job: int, graph: Any, targets: Any, output_dir: str | None) -> None:
         with jobs_lock:
-            token = tokens[job]
+            report, error = None, None
             try:
                 report = engine.run(
                     graph,
                     lambda event: None if event.kind == "done" else send(("event", job, event)),
-                    cancel=token,
+                    cancel=tokens[job],
                     targets=targets,
                     output_dir=output_dir,
                 )
-                send(("done", job, _sendable(report), None))
             except GraphInvalid as exc:
-                send(("done", job, None, ("invalid", exc.problems)))
+                error = ("invalid", exc.problems)
             except BaseException as exc:  # the job fails; the process serves the next one
-                send(("done", job, None, ("error", f"{type(exc).__name__}: {exc}")))
-            finally:
-                tokens.pop(job, None)
-                send(("sizes", _sizes(engine)))
+                error = ("error", f"{type(exc).__name__}: {exc}")
+            tokens.pop(job, None)
+            send(("sizes", _sizes(engine)))  # before "done": the window reads them when the job ends
+            send(("done", job, None if report is None else _sendable(report), error))
 
     def answer(call: int, method: str, args: tuple, kwargs: dict) -> None:
+        value, error = None, None
         try:
             if method == "estimate":
                 value = engine.estimate(*args, **kwargs)
@@ -361,13 +361,13 @@ def child_main(conn: Any, factory: Callable[[], Engine]) -> None:
                 value = engine.clear_outputs()
             else:
                 raise ValueError(f"no call {method!r}")
-            send(("reply", call, value, None))
         except GraphInvalid as exc:
-            send(("reply", call, None, ("invalid", exc.problems)))
+            error = ("invalid", exc.problems)
         except Exception as exc:
-            send(("reply", call, None, ("error", f"{type(exc).__name__}: {exc}")))
+            error = ("error", f"{type(exc).__name__}: {exc}")
         if method != "estimate":
-            send(("sizes", _sizes(engine)))
+            send(("sizes", _sizes(engine)))  # before the reply: the caller reads them next
+        send(("reply", call, value, error))
 
     send(("ready", engine.device))
     send(("sizes", _sizes(engine)))
