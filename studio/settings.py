@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from studio.files import atomic_write_bytes
-from studio.nodeapi import ATTENTION_BACKENDS
 
 APP_NAME = "studio"
 THEMES = ("dark", "light")
@@ -146,8 +145,13 @@ class Settings:
         values["model_folders"] = [p for p in values["model_folders"] if isinstance(p, str)]
         if values["theme"] not in THEMES:
             values["theme"] = "dark"
-        if values["attention"] not in ATTENTION_BACKENDS:
-            values["attention"] = "auto"
+        if values["attention"] != "auto":
+            # Imported only here: the node API brings the graph model, which the window's first
+            # paint does not need.
+            from studio.nodeapi import ATTENTION_BACKENDS
+
+            if values["attention"] not in ATTENTION_BACKENDS:
+                values["attention"] = "auto"
         return cls(**values)
 
     def save(self, path: Path | None = None) -> Path:

@@ -13,7 +13,6 @@ APP_ID = "io.github.studio_app.Studio"
 
 
 def run_app(argv: list[str]) -> int:
-    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -38,9 +37,7 @@ def run_app(argv: list[str]) -> int:
     app.setWindowIcon(QIcon(str(resources_root() / "icons" / "studio.svg")))
     settings = Settings.load()
     apply_theme(app, settings.theme)
-    window = MainWindow(settings)
-    opened = bool(argv) and window.open_graph(argv[0])
+    window = MainWindow(settings, deferred=True)  # the frame first; its contents just after it paints
+    window.open_at_start(argv[0] if argv else None)
     window.show()
-    if not opened:
-        QTimer.singleShot(0, window.offer_recovery)
     return app.exec()

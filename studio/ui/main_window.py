@@ -7,35 +7,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoGroup, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QVBoxLayout, QWidget
 
-from studio.graph.registry import NodeRegistry
-from studio.graph.validate import errors, validate
 from studio.settings import Settings
 from studio.textsafe import safe
-from studio.ui import clipboard, commands, theme
-from studio.ui.autosave import Autosaver, Recovery
+from studio.ui import theme
 from studio.ui.banner import Banner
-from studio.ui.cache_status import CacheStatus
-from studio.ui.document import DocumentController, example_graphs
-from studio.ui.engine_setup import window_engine
-from studio.ui.estimate_label import EstimateLabel
-from studio.ui.history_strip import HistoryStrip, OutputEntry
-from studio.ui.inspector import SEED_MODES_KEY, Inspector
-from studio.ui.node_adding import NodeAdding
-from studio.ui.output_viewer import OutputViewer
-from studio.ui.palette import NodePalette
-from studio.ui.preview_panel import PreviewPanel
-from studio.ui.problems_panel import ProblemsPanel
-from studio.ui.queue_panel import QueuePanel
-from studio.ui.run_controller import RunController
-from studio.ui.run_presenter import RunPresenter
-from studio.ui.scene import GraphScene
-from studio.ui.timeline_link import TimelineLink
 from studio.ui.undo_buttons import steady_undo_actions
 from studio.ui.view import GraphView
+
+# Only what the first paint shows is imported above: the frame, the empty canvas, the toolbar and
+# the docks' title bars. The docks' contents, the graph model and the node types are imported when
+# the window fills them in (finish_building), after that paint when the launcher asks for it.
+
+MENUS = ("&File", "&Edit", "&View", "&Timeline", "&Run", "&Help")  # filled by finish_building()
+# What finish_building() makes: reading one of these before then builds the rest of the window.
+BUILT_AFTER_PAINT = frozenset(
+    {
+        "scene", "registry", "runs", "inspector", "preview", "viewer", "queue_panel", "problems", "history",
+        "timeline", "document", "presenter", "adding", "autosaver", "memory_estimate", "cache_status",
+        "recent_menu", "examples_menu", "unload_action", "clear_cache_action",
+    }
+)  # fmt: skip
 
 
 def redo_keys() -> list[QKeySequence]:
@@ -53,27 +48,52 @@ def redo_keys() -> list[QKeySequence]:
 
 
 class MainWindow(QMainWindow):
+    """The studio's window. ``MainWindow(settings)`` is complete when it returns. With
+    ``deferred=True`` (the launcher's way) it builds only what the first paint shows: the frame,
+    the empty canvas, the toolbar, the menu titles and the docks' frames; their contents, the
+    graph scene and the node types follow in the event-loop turn after that paint (or as soon as
+    anything asks for one of them), and ``built`` is emitted."""
+
+    built = Signal()  # finish_building() is done: every dock filled, the start document open
+
     def __init__(
         self,
         settings: Settings | None = None,
-        registry: NodeRegistry | None = None,
+        registry: Any = None,
         make_engine: Callable[[], Any] | None = None,
+        *,
+        deferred: bool = False,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings.load()
-        if registry is None:
-            from studio.composition import window_registry
+        self._given = (registry, make_engine)
+        self.is_built = False
+        self._building = False
+        self._start_document: list[str | None] = []  # open_at_start()'s path, once the window is built
+        self._shown_once = False
+        self._build_frame()
+        if deferred:
+            self.view.first_painted.connect(self.finish_building)
+        else:
+            self.finish_building()
 
-            registry = window_registry()  # node types load after the first paint (or when needed)
-        self.registry = registry
+    def __getattr__(self, name: str) -> Any:
+        # Called only for a missing attribute: one finish_building() makes is read before it ran.
+        if name in BUILT_AFTER_PAINT and not self.__dict__.get("_building", True):
+            self.finish_building()
+            return getattr(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _build_frame(self) -> None:
+        """What the first paint shows, each part where it will stay (nothing moves when filled)."""
         self.resize(1600, 1000)
+        self.setWindowTitle("Untitled[*] — Studio")
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
         self.undo_stack = QUndoStack(self)
-        self.scene = GraphScene(registry, self.undo_stack, self)
-        self.view = GraphView(self.scene)
-        self._palette: NodePalette | None = None  # built when first opened: not needed for the first paint
+        self.view = GraphView()  # an empty canvas until the scene is built
+        self._palette: Any = None  # built when first opened: not needed for the first paint
         self.banner = Banner()
         self.banner.setWordWrap(True)
         self.banner.hide()
@@ -85,8 +105,69 @@ class MainWindow(QMainWindow):
         central_layout.addWidget(self.banner)
         central_layout.addWidget(self.view, 1)
         self.setCentralWidget(central)
+        # Undo and redo follow the focus: the canvas's history or the timeline's.
+        self.undo_group = QUndoGroup(self)
+        self.undo_group.addStack(self.undo_stack)  # the timeline's joins when its panel is built
+        self.undo_group.setActiveStack(self.undo_stack)
+        self.docks: dict[str, QDockWidget] = {}
+        self._build_docks()
+        self.menus = {name: self.menuBar().addMenu(name) for name in MENUS}
+        self._build_toolbar()
+        self.statusBar().showMessage("Double-click the canvas or press Tab to add a node · Ctrl+Enter runs", 0)
 
-        self.runs = RunController(make_engine or self._make_engine, self)
+    def finish_building(self) -> None:
+        """Build the docks' contents, the scene, the menus and the rest, then open the start
+        document (see open_at_start) and emit ``built``. Does nothing the second time."""
+        if self.is_built or self._building:
+            return
+        self._building = True
+        self._build_contents()
+        self._building = False
+        self.is_built = True
+        for path in self._start_document:
+            if path is None or not self.open_graph(path):
+                self.offer_recovery()
+        self._start_document.clear()
+        self.built.emit()
+
+    def open_at_start(self, path: str | None) -> None:
+        """Open ``path`` (a graph, or a video the studio rendered), or when it is None or cannot be
+        opened, offer to restore unsaved work from a crash: once the window is built."""
+        self._start_document.append(path)
+        if self.is_built:
+            self._start_document.clear()
+            if path is None or not self.open_graph(path):
+                self.offer_recovery()
+
+    def _build_contents(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        from studio.ui.autosave import Autosaver
+        from studio.ui.cache_status import CacheStatus
+        from studio.ui.document import DocumentController
+        from studio.ui.estimate_label import EstimateLabel
+        from studio.ui.history_strip import HistoryStrip, OutputEntry
+        from studio.ui.inspector import Inspector
+        from studio.ui.node_adding import NodeAdding
+        from studio.ui.output_viewer import OutputViewer
+        from studio.ui.preview_panel import PreviewPanel
+        from studio.ui.problems_panel import ProblemsPanel
+        from studio.ui.queue_panel import QueuePanel
+        from studio.ui.run_controller import RunController
+        from studio.ui.run_presenter import RunPresenter
+        from studio.ui.scene import GraphScene
+        from studio.ui.timeline_link import TimelineLink
+
+        registry, given_make_engine = self._given
+        if registry is None:
+            from studio.composition import window_registry
+
+            registry = window_registry()  # node types load after the first paint (or when needed)
+        self.registry = registry
+        self.scene = GraphScene(registry, self.undo_stack, self)
+        self.view.setScene(self.scene)
+
+        self.runs = RunController(given_make_engine or self._make_engine, self)
         self.runs.notice.connect(lambda level, text: self.notify(text, level))
         self.inspector = Inspector(self.scene, self.settings.model_paths())
         self.preview = PreviewPanel()
@@ -95,12 +176,7 @@ class MainWindow(QMainWindow):
         self.problems = ProblemsPanel()
         self.history = HistoryStrip()
         self.timeline = TimelineLink(self)
-        # Undo and redo follow the focus: the canvas's history or the timeline's.
-        self.undo_group = QUndoGroup(self)
-        self.undo_group.addStack(self.undo_stack)  # the timeline's joins when its panel is built
-        self.undo_group.setActiveStack(self.undo_stack)
-        self.docks: dict[str, QDockWidget] = {}
-        self._build_docks()
+        self._fill_docks()
         self.document = DocumentController(self)
         self.presenter = RunPresenter(self)
         self.adding = NodeAdding(self)
@@ -113,13 +189,20 @@ class MainWindow(QMainWindow):
             lambda: self.scene.graph,
             self.runs.estimate,  # the engine runs use: a render process answers both
         )
+        self._toolbar.insertWidget(self._estimate_slot, self.memory_estimate)
+        self._toolbar.removeAction(self._estimate_slot)
         self.runs.memory_warned.connect(lambda job_id, text: self.notify(text, "warning"))
         self._build_actions()
         self.scene.graph_replaced.connect(self._watch_graph)
         self.scene.edit_refused.connect(lambda reason: self.statusBar().showMessage(f"Cannot connect: {reason}", 5000))
         self.scene.link_dropped.connect(lambda port, pos: self.adding.open_palette(pos, port))
         self.view.palette_requested.connect(lambda pos: self.adding.open_palette(pos))
-        self.view.first_painted.connect(getattr(self.registry, "load_packs", lambda: None))  # packs after paint
+        load_packs = getattr(self.registry, "load_packs", None)
+        if load_packs is not None:  # packs after paint
+            if self.view.painted:
+                QTimer.singleShot(0, load_packs)
+            else:
+                self.view.first_painted.connect(load_packs)
         self.view.customContextMenuRequested.connect(self.adding.context_menu)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
 
@@ -128,8 +211,6 @@ class MainWindow(QMainWindow):
         self.history.graph_requested.connect(self._restore_output_graph)
         self.history.timeline_requested.connect(lambda entry: entry.path is not None and self.timeline.add(entry.path))
         self.viewer.timeline_requested.connect(self.timeline.add_current_output)
-        from PySide6.QtWidgets import QApplication
-
         QApplication.instance().focusChanged.connect(self._focus_changed)
         self.undo_stack.cleanChanged.connect(self._update_title)
         self.document.document_changed.connect(self._document_changed)
@@ -140,17 +221,22 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.cache_status = CacheStatus(self.runs)
         self.statusBar().addPermanentWidget(self.cache_status)
-        self.statusBar().showMessage("Double-click the canvas or press Tab to add a node · Ctrl+Enter runs", 0)
+        if self._shown_once:  # shown before it was built (the launcher's way): what showEvent skipped
+            self._after_first_show()
 
     @property
-    def palette(self) -> NodePalette:  # shadows QWidget.palette(), as the attribute it replaces did
-        """The Add-node palette (Tab, double-click, a wire dropped on the canvas)."""
+    def palette(self) -> Any:  # shadows QWidget.palette(), as the attribute it replaces did
+        """The Add-node palette (Tab, double-click, a wire dropped on the canvas): a NodePalette."""
         if self._palette is None:
+            from studio.ui.palette import NodePalette
+
             self._palette = NodePalette(self.registry, self)
             self._palette.node_chosen.connect(self.adding.palette_chosen)
         return self._palette
 
     def _make_engine(self) -> Any:
+        from studio.ui.engine_setup import window_engine
+
         return window_engine(self.settings, self.registry)
 
     def _unload_models(self) -> None:
@@ -165,34 +251,70 @@ class MainWindow(QMainWindow):
         return str(self.document.path or "")
 
     # ---- layout ----------------------------------------------------------------------------
-    def _dock(self, key: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, key: str, title: str, area: Qt.DockWidgetArea) -> QDockWidget:
+        """A dock holding an empty widget until its contents are built (see _fill_docks)."""
         dock = QDockWidget(title, self)
         dock.setObjectName(key)
-        dock.setWidget(widget)
+        dock.setWidget(QWidget())
         self.addDockWidget(area, dock)
         self.docks[key] = dock
         return dock
 
     def _build_docks(self) -> None:
         right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
-        inspector = self._dock("inspector", "Inspector", self.inspector, right)
-        preview = self._dock("preview", "Live preview", self.preview, right)
+        inspector = self._dock("inspector", "Inspector", right)
+        preview = self._dock("preview", "Live preview", right)
         self.splitDockWidget(inspector, preview, Qt.Orientation.Vertical)
-        output = self._dock("output", "Output", self.viewer, bottom)
-        history = self._dock("history", "History", self.history, bottom)
-        queue = self._dock("queue", "Render queue", self.queue_panel, bottom)
-        problems = self._dock("problems", "Problems", self.problems, bottom)
+        output = self._dock("output", "Output", bottom)
+        history = self._dock("history", "History", bottom)
+        queue = self._dock("queue", "Render queue", bottom)
+        problems = self._dock("problems", "Problems", bottom)
         self.splitDockWidget(output, queue, Qt.Orientation.Horizontal)
         self.tabifyDockWidget(queue, problems)
         self.tabifyDockWidget(problems, history)
-        timeline = self._dock("timeline", "Timeline", self.timeline.holder, bottom)
-        self.timeline.watch(timeline)
+        timeline = self._dock("timeline", "Timeline", bottom)
         self.tabifyDockWidget(history, timeline)
         queue.raise_()
         self.resizeDocks([inspector, preview], [430, 330], Qt.Orientation.Vertical)
         self.resizeDocks([inspector], [430], Qt.Orientation.Horizontal)
         self.resizeDocks([output], [330], Qt.Orientation.Vertical)
         self.resizeDocks([output, queue], [650, 520], Qt.Orientation.Horizontal)
+
+    def _fill_docks(self) -> None:
+        contents = {
+            "inspector": self.inspector,
+            "preview": self.preview,
+            "output": self.viewer,
+            "history": self.history,
+            "queue": self.queue_panel,
+            "problems": self.problems,
+            "timeline": self.timeline.holder,
+        }
+        for key, widget in contents.items():
+            placeholder = self.docks[key].widget()
+            self.docks[key].setWidget(widget)
+            placeholder.deleteLater()
+        self.timeline.watch(self.docks["timeline"])
+
+    def _build_toolbar(self) -> None:
+        """Run, Queue N, Cancel, the memory estimate's place, Undo, Redo, Fit and Add node."""
+        self.run_action = self._action(None, "Run", [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")], self.run)
+        self.cancel_action = self._action(None, "Cancel", QKeySequence("Esc"), lambda: self.runs.cancel())
+        self.run_action.setToolTip("Queue the graph for rendering (Ctrl+Enter)")
+        self.batch_action = self._action(None, "Queue N…", QKeySequence("Ctrl+Shift+Return"), self.queue_batch)
+        self.batch_action.setToolTip("Queue the graph several times, seeds fixed, incremented or random")
+        bar = self._toolbar = self.addToolBar("Main")
+        bar.setObjectName("main-toolbar")
+        bar.setMovable(False)
+        for action in (self.run_action, self.batch_action, self.cancel_action):
+            bar.addAction(action)
+        bar.widgetForAction(self.run_action).setObjectName("run-button")
+        self._estimate_slot = bar.addWidget(QLabel())  # the memory estimate goes here once built
+        bar.addSeparator()
+        bar.addActions(list(steady_undo_actions(self.undo_group, self)))  # fixed width; detail in the tooltip
+        bar.addSeparator()
+        bar.addAction("Fit", self.view.fit_all)
+        bar.addAction("Add node", lambda: self.adding.open_palette())
 
     def _about(self) -> None:
         from studio.ui.about import AboutDialog  # imported on use: one module less before the first paint
@@ -206,8 +328,10 @@ class MainWindow(QMainWindow):
         self.docks["output"].raise_()
 
     def _build_actions(self) -> None:
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
+        from studio.ui import clipboard
+        from studio.ui.document import example_graphs
+
+        file_menu = self.menus["&File"]
         self._action(file_menu, "New", QKeySequence.StandardKey.New, self.document.new)
         self._action(file_menu, "Open…", QKeySequence.StandardKey.Open, self.document.open_dialog)
         self.recent_menu = file_menu.addMenu("Open recent")
@@ -225,7 +349,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
         self._fill_recent_menu()
 
-        edit = menu.addMenu("&Edit")
+        edit = self.menus["&Edit"]
         undo = self.undo_group.createUndoAction(self, "Undo")
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = self.undo_group.createRedoAction(self, "Redo")
@@ -249,7 +373,7 @@ class MainWindow(QMainWindow):
             edit, "Group selection", QKeySequence("Ctrl+G"), lambda: clipboard.group_selection(self.scene), canvas
         )
 
-        view = menu.addMenu("&View")
+        view = self.menus["&View"]
         self._action(view, "Fit all", QKeySequence("F"), self.view.fit_all, canvas)
         self._action(view, "Zoom in", QKeySequence.StandardKey.ZoomIn, lambda: self.view.zoom_by(1.25))
         self._action(view, "Zoom out", QKeySequence.StandardKey.ZoomOut, lambda: self.view.zoom_by(0.8))
@@ -257,40 +381,24 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
 
-        self.timeline.fill_menu(menu.addMenu("&Timeline"))
+        self.timeline.fill_menu(self.menus["&Timeline"])
 
-        run = menu.addMenu("&Run")
-        self.run_action = self._action(run, "Run", [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")], self.run)
-        self.cancel_action = self._action(run, "Cancel", QKeySequence("Esc"), lambda: self.runs.cancel())
-        self.run_action.setToolTip("Queue the graph for rendering (Ctrl+Enter)")
-        self.batch_action = self._action(run, "Queue N…", QKeySequence("Ctrl+Shift+Return"), self.queue_batch)
-        self.batch_action.setToolTip("Queue the graph several times, seeds fixed, incremented or random")
+        run = self.menus["&Run"]
+        run.addActions([self.run_action, self.cancel_action, self.batch_action])
         run.addSeparator()
         self.unload_action = self._action(run, "Unload models", [], self._unload_models)
         self.clear_cache_action = self._action(run, "Clear cache", [], self._clear_cache)
-        self._action(menu.addMenu("&Help"), "About Studio", [], self._about)
+        self._action(self.menus["&Help"], "About Studio", [], self._about)
 
-        bar = self.addToolBar("Main")
-        bar.setObjectName("main-toolbar")
-        bar.setMovable(False)
-        for action in (self.run_action, self.batch_action, self.cancel_action):
-            bar.addAction(action)
-        bar.widgetForAction(self.run_action).setObjectName("run-button")
-        bar.addWidget(self.memory_estimate)
-        bar.addSeparator()
-        bar.addActions(list(steady_undo_actions(self.undo_group, self)))  # fixed width; detail in the tooltip
-        bar.addSeparator()
-        bar.addAction("Fit", self.view.fit_all)
-        bar.addAction("Add node", lambda: self.adding.open_palette())
-
-    def _action(self, menu: QMenu, text: str, keys: Any, slot: Callable, context: Any = None) -> QAction:
+    def _action(self, menu: QMenu | None, text: str, keys: Any, slot: Callable, context: Any = None) -> QAction:
         action = QAction(text, self)
         action.setShortcuts(keys if isinstance(keys, list) else [keys])
         if context is not None:
             action.setShortcutContext(context)
             self.view.addAction(action)
         action.triggered.connect(lambda checked=False: slot())
-        menu.addAction(action)
+        if menu is not None:
+            menu.addAction(action)
         return action
 
     def _fill_recent_menu(self) -> None:
@@ -316,6 +424,8 @@ class MainWindow(QMainWindow):
             self.scene.clear_states()  # "done" or "failed" no longer describes the edited graph
 
     def revalidate(self) -> list[Any]:
+        from studio.graph.validate import validate
+
         problems = validate(self.scene.graph, self.registry) if len(self.scene.graph) else []
         self.scene.set_problems(problems)
         self.problems.set_problems(problems)
@@ -369,6 +479,9 @@ class MainWindow(QMainWindow):
         title = graph.meta.get("title") or self.document.name
         job = self.runs.submit(graph, title=title, output_dir=self.settings.output_path)
         self.presenter.graphs[job.id] = job.graph
+        from studio.ui import commands
+        from studio.ui.inspector import SEED_MODES_KEY
+
         advance = commands.next_seeds_command(graph, self.registry, graph.meta.get(SEED_MODES_KEY))
         if advance is not None:
             self.undo_stack.push(advance)
@@ -379,6 +492,7 @@ class MainWindow(QMainWindow):
         """Queue the graph ``count`` times as one batch, its seeds moving by ``mode`` between runs
         (see studio.ui.batch); asks both when not given. Returns the jobs."""
         from studio.ui import batch
+        from studio.ui.inspector import SEED_MODES_KEY
 
         graph = self.scene.graph
         if not self._ready_to_run():
@@ -403,6 +517,8 @@ class MainWindow(QMainWindow):
         return jobs
 
     def _ready_to_run(self) -> bool:
+        from studio.graph.validate import errors
+
         blocking = errors(self.revalidate())
         if blocking:
             self.notify(f"Fix {len(blocking)} problem(s) before running: {blocking[0]}", "error")
@@ -429,7 +545,8 @@ class MainWindow(QMainWindow):
         elif entry.graph is not None and self.document.maybe_save():
             self.document.set_document(entry.graph.copy(), None, f"{entry.label} (from history)", dirty=True)
 
-    def offer_recovery(self) -> Recovery | None:
+    def offer_recovery(self) -> Any:
+        """After a crash, offer to restore the newest autosaved graph; returns its Recovery if restored."""
         return self.document.offer_recovery()
 
     def open_settings(self) -> None:
@@ -473,12 +590,16 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event: Any) -> None:  # noqa: N802
         super().showEvent(event)
-        if not getattr(self, "_shown_once", False):
+        if not self._shown_once:
             self._shown_once = True
-            QTimer.singleShot(0, self.view.fit_all)  # the viewport has its real size only now
-            QTimer.singleShot(800, self.viewer.warm_up)  # after the first paint, while the user reads
-            QTimer.singleShot(1500, self.runs.warm_up)  # the render process starts and imports torch
-            QTimer.singleShot(300, lambda: self.history.load_folder(self.settings.output_path))
+            if self.is_built:
+                self._after_first_show()
+
+    def _after_first_show(self) -> None:
+        QTimer.singleShot(0, self.view.fit_all)  # the viewport has its real size only now
+        QTimer.singleShot(800, self.viewer.warm_up)  # after the first paint, while the user reads
+        QTimer.singleShot(1500, self.runs.warm_up)  # the render process starts and imports torch
+        QTimer.singleShot(300, lambda: self.history.load_folder(self.settings.output_path))
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802
         if not self.document.maybe_save():
@@ -489,6 +610,8 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         """Stop the worker, the player and autosave (a clean exit leaves no recovery file)."""
+        if not self.is_built:
+            return  # none of them has started
         self.autosaver.stop()
         self.timeline.shutdown()
         self.runs.shutdown()

@@ -29,6 +29,9 @@ def _launch(argv: list[str], monkeypatch) -> dict:
 
     def look():
         (window,) = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not window.is_built:  # the launcher fills the window in after its first paint
+            window.built.connect(look)
+            return
         seen.update(title=window.windowTitle(), graph=graph_to_dict(window.scene.graph), path=window.document.path)
         window.close()
         QApplication.instance().quit()
