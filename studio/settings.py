@@ -10,8 +10,6 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from studio.files import atomic_write_bytes
-
 APP_NAME = "studio"
 THEMES = ("dark", "light")
 
@@ -88,6 +86,8 @@ def ensure_models_folder() -> Path:
         return folder
     for name in MODEL_KIND_FOLDERS:
         (folder / name).mkdir(parents=True, exist_ok=True)
+    from studio.files import atomic_write_bytes
+
     atomic_write_bytes(folder / "README.txt", MODELS_README.format(sep=repr(os.pathsep)).encode("utf-8"))
     return folder
 
@@ -155,5 +155,7 @@ class Settings:
         return cls(**values)
 
     def save(self, path: Path | None = None) -> Path:
+        from studio.files import atomic_write_bytes
+
         path = path or config_dir() / "settings.json"
         return atomic_write_bytes(path, json.dumps(asdict(self), indent=2).encode("utf-8"))

@@ -7,27 +7,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoGroup, QUndoStack
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QMenuBar, QStatusBar, QToolBar, QVBoxLayout, QWidget
 
 from studio.settings import Settings
 from studio.textsafe import safe
-from studio.ui import theme
-from studio.ui.banner import Banner
+from studio.ui import dock_layout, theme
+from studio.ui.canvas_placeholder import CanvasPlaceholder
 from studio.ui.undo_buttons import steady_undo_actions
-from studio.ui.view import GraphView
 
-# Only what the first paint shows is imported above: the frame, the empty canvas, the toolbar and
-# the docks' title bars. The docks' contents, the graph model and the node types are imported when
-# the window fills them in (finish_building), after that paint when the launcher asks for it.
+# Imported above: only what the first paint shows (the frame, the empty canvas's grid, the
+# toolbar, the menu titles and the docks' title bars), none of it naming anything in the Qt
+# namespace (see dock_layout). The graph view and scene, the docks' contents and the node types
+# are imported when the window fills itself in (finish_building), after that paint when the
+# launcher builds it deferred.
 
 MENUS = ("&File", "&Edit", "&View", "&Timeline", "&Run", "&Help")  # filled by finish_building()
 # What finish_building() makes: reading one of these before then builds the rest of the window.
 BUILT_AFTER_PAINT = frozenset(
     {
-        "scene", "registry", "runs", "inspector", "preview", "viewer", "queue_panel", "problems", "history",
-        "timeline", "document", "presenter", "adding", "autosaver", "memory_estimate", "cache_status",
+        "view", "scene", "registry", "banner", "runs", "inspector", "preview", "viewer", "queue_panel", "problems",
+        "history", "timeline", "document", "presenter", "adding", "autosaver", "memory_estimate", "cache_status",
         "recent_menu", "examples_menu", "unload_action", "clear_cache_action",
     }
 )  # fmt: skip
@@ -69,12 +70,10 @@ class MainWindow(QMainWindow):
         self._given = (registry, make_engine)
         self.is_built = False
         self._building = False
-        self._start_document: list[str | None] = []  # open_at_start()'s path, once the window is built
+        self._start: list[str | None] = []  # what open_at_start() was given, until the window is built
         self._shown_once = False
-        self._build_frame()
-        if deferred:
-            self.view.first_painted.connect(self.finish_building)
-        else:
+        self._build_frame(self.finish_building if deferred else None)
+        if not deferred:
             self.finish_building()
 
     def __getattr__(self, name: str) -> Any:
@@ -84,69 +83,103 @@ class MainWindow(QMainWindow):
             return getattr(self, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def _build_frame(self) -> None:
-        """What the first paint shows, each part where it will stay (nothing moves when filled)."""
-        self.resize(1600, 1000)
+    def _build_frame(self, painted: Callable[[], Any] | None) -> None:
+        """What the first paint shows, each part where it stays (nothing moves when filled in);
+        ``painted`` is called in the event-loop turn after that paint."""
+        self.resize(*dock_layout.WINDOW_SIZE)
         self.setWindowTitle("Untitled[*] — Studio")
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
         self.undo_stack = QUndoStack(self)
-        self.view = GraphView()  # an empty canvas until the scene is built
         self._palette: Any = None  # built when first opened: not needed for the first paint
-        self.banner = Banner()
-        self.banner.setWordWrap(True)
-        self.banner.hide()
-        self._banner_timer = QTimer(self, singleShot=True, interval=10_000, timeout=self.banner.hide)
+        self._canvas = CanvasPlaceholder(painted)  # the graph view takes its place when built
         central = QWidget()
         central_layout = QVBoxLayout(central)
         central_layout.setContentsMargins(0, 0, 0, 0)
         central_layout.setSpacing(0)
-        central_layout.addWidget(self.banner)
-        central_layout.addWidget(self.view, 1)
+        central_layout.addWidget(self._canvas, 1)
         self.setCentralWidget(central)
         # Undo and redo follow the focus: the canvas's history or the timeline's.
         self.undo_group = QUndoGroup(self)
         self.undo_group.addStack(self.undo_stack)  # the timeline's joins when its panel is built
         self.undo_group.setActiveStack(self.undo_stack)
-        self.docks: dict[str, QDockWidget] = {}
-        self._build_docks()
+        self.docks = dock_layout.make_docks(self)
+        dock_layout.restore(self, self.docks)
+        # The menu and status bars are made here: asked for one Qt made, PySide would look through
+        # every widget class for its type, creating their Python enums (milliseconds).
+        self.setMenuBar(QMenuBar())
         self.menus = {name: self.menuBar().addMenu(name) for name in MENUS}
         self._build_toolbar()
+        self.setStatusBar(QStatusBar())
         self.statusBar().showMessage("Double-click the canvas or press Tab to add a node · Ctrl+Enter runs", 0)
 
     def finish_building(self) -> None:
-        """Build the docks' contents, the scene, the menus and the rest, then open the start
-        document (see open_at_start) and emit ``built``. Does nothing the second time."""
+        """Build the graph view and scene, the docks' contents, the menus and the rest, then open
+        the start document (see open_at_start) and emit ``built``. Does nothing the second time."""
         if self.is_built or self._building:
             return
         self._building = True
         self._build_contents()
         self._building = False
         self.is_built = True
-        for path in self._start_document:
-            if path is None or not self.open_graph(path):
-                self.offer_recovery()
-        self._start_document.clear()
+        self._open_start()
         self.built.emit()
 
     def open_at_start(self, path: str | None) -> None:
         """Open ``path`` (a graph, or a video the studio rendered), or when it is None or cannot be
         opened, offer to restore unsaved work from a crash: once the window is built."""
-        self._start_document.append(path)
+        self._start.append(path)
         if self.is_built:
-            self._start_document.clear()
+            self._open_start()
+
+    def _open_start(self) -> None:
+        while self._start:
+            path = self._start.pop(0)
             if path is None or not self.open_graph(path):
                 self.offer_recovery()
 
     def _build_contents(self) -> None:
-        from PySide6.QtWidgets import QApplication
+        self._build_canvas()
+        self._build_panels()
+        self._build_actions()
+        self._connect_parts()
+        self._watch_graph()
+        self._update_title()
+        if self._shown_once:  # shown before it was built (the launcher's way): what showEvent skipped
+            self._after_first_show()
 
+    def _build_canvas(self) -> None:
+        """The registry, the scene and the view in the placeholder's place, the banner above it."""
+        from studio.ui.banner import Banner
+        from studio.ui.scene import GraphScene
+        from studio.ui.view import GraphView
+
+        registry, _ = self._given
+        if registry is None:
+            from studio.composition import window_registry
+
+            registry = window_registry()  # node types load after the first paint (or when needed)
+        self.registry = registry
+        self.scene = GraphScene(registry, self.undo_stack, self)
+        self.view = GraphView(self.scene)
+        self.banner = Banner()
+        self.banner.setWordWrap(True)
+        self.banner.hide()
+        self._banner_timer = QTimer(self, singleShot=True, interval=10_000, timeout=self.banner.hide)
+        central_layout = self.centralWidget().layout()
+        central_layout.insertWidget(0, self.banner)
+        central_layout.replaceWidget(self._canvas, self.view)
+        self._canvas.deleteLater()
+        self.view.setFocus()  # the canvas takes the keys (Tab, Delete, Ctrl+C) when the window is active
+
+    def _build_panels(self) -> None:
+        """The render queue's controller, the docks' contents, and the parts that work on the document."""
         from studio.ui.autosave import Autosaver
         from studio.ui.cache_status import CacheStatus
         from studio.ui.document import DocumentController
         from studio.ui.estimate_label import EstimateLabel
-        from studio.ui.history_strip import HistoryStrip, OutputEntry
+        from studio.ui.history_strip import HistoryStrip
         from studio.ui.inspector import Inspector
         from studio.ui.node_adding import NodeAdding
         from studio.ui.output_viewer import OutputViewer
@@ -155,19 +188,10 @@ class MainWindow(QMainWindow):
         from studio.ui.queue_panel import QueuePanel
         from studio.ui.run_controller import RunController
         from studio.ui.run_presenter import RunPresenter
-        from studio.ui.scene import GraphScene
         from studio.ui.timeline_link import TimelineLink
 
-        registry, given_make_engine = self._given
-        if registry is None:
-            from studio.composition import window_registry
-
-            registry = window_registry()  # node types load after the first paint (or when needed)
-        self.registry = registry
-        self.scene = GraphScene(registry, self.undo_stack, self)
-        self.view.setScene(self.scene)
-
-        self.runs = RunController(given_make_engine or self._make_engine, self)
+        _, make_engine = self._given
+        self.runs = RunController(make_engine or self._make_engine, self)
         self.runs.notice.connect(lambda level, text: self.notify(text, level))
         self.inspector = Inspector(self.scene, self.settings.model_paths())
         self.preview = PreviewPanel()
@@ -192,17 +216,20 @@ class MainWindow(QMainWindow):
         self._toolbar.insertWidget(self._estimate_slot, self.memory_estimate)
         self._toolbar.removeAction(self._estimate_slot)
         self.runs.memory_warned.connect(lambda job_id, text: self.notify(text, "warning"))
-        self._build_actions()
+        self.cache_status = CacheStatus(self.runs)
+        self.statusBar().addPermanentWidget(self.cache_status)
+
+    def _connect_parts(self) -> None:
+        from PySide6.QtCore import Qt
+        from PySide6.QtWidgets import QApplication
+
+        from studio.ui.history_strip import OutputEntry
+
         self.scene.graph_replaced.connect(self._watch_graph)
         self.scene.edit_refused.connect(lambda reason: self.statusBar().showMessage(f"Cannot connect: {reason}", 5000))
         self.scene.link_dropped.connect(lambda port, pos: self.adding.open_palette(pos, port))
         self.view.palette_requested.connect(lambda pos: self.adding.open_palette(pos))
-        load_packs = getattr(self.registry, "load_packs", None)
-        if load_packs is not None:  # packs after paint
-            if self.view.painted:
-                QTimer.singleShot(0, load_packs)
-            else:
-                self.view.first_painted.connect(load_packs)
+        self.view.first_painted.connect(getattr(self.registry, "load_packs", lambda: None))  # packs after paint
         self.view.customContextMenuRequested.connect(self.adding.context_menu)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
 
@@ -217,12 +244,6 @@ class MainWindow(QMainWindow):
         self.document.document_changed.connect(self.timeline.forget_target)
         self.document.recent_changed.connect(self._fill_recent_menu)
         self.document.render_opened.connect(lambda path: self.presenter.show_output(OutputEntry(path.name, path=path)))
-        self._watch_graph()
-        self._update_title()
-        self.cache_status = CacheStatus(self.runs)
-        self.statusBar().addPermanentWidget(self.cache_status)
-        if self._shown_once:  # shown before it was built (the launcher's way): what showEvent skipped
-            self._after_first_show()
 
     @property
     def palette(self) -> Any:  # shadows QWidget.palette(), as the attribute it replaces did
@@ -251,35 +272,6 @@ class MainWindow(QMainWindow):
         return str(self.document.path or "")
 
     # ---- layout ----------------------------------------------------------------------------
-    def _dock(self, key: str, title: str, area: Qt.DockWidgetArea) -> QDockWidget:
-        """A dock holding an empty widget until its contents are built (see _fill_docks)."""
-        dock = QDockWidget(title, self)
-        dock.setObjectName(key)
-        dock.setWidget(QWidget())
-        self.addDockWidget(area, dock)
-        self.docks[key] = dock
-        return dock
-
-    def _build_docks(self) -> None:
-        right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
-        inspector = self._dock("inspector", "Inspector", right)
-        preview = self._dock("preview", "Live preview", right)
-        self.splitDockWidget(inspector, preview, Qt.Orientation.Vertical)
-        output = self._dock("output", "Output", bottom)
-        history = self._dock("history", "History", bottom)
-        queue = self._dock("queue", "Render queue", bottom)
-        problems = self._dock("problems", "Problems", bottom)
-        self.splitDockWidget(output, queue, Qt.Orientation.Horizontal)
-        self.tabifyDockWidget(queue, problems)
-        self.tabifyDockWidget(problems, history)
-        timeline = self._dock("timeline", "Timeline", bottom)
-        self.tabifyDockWidget(history, timeline)
-        queue.raise_()
-        self.resizeDocks([inspector, preview], [430, 330], Qt.Orientation.Vertical)
-        self.resizeDocks([inspector], [430], Qt.Orientation.Horizontal)
-        self.resizeDocks([output], [330], Qt.Orientation.Vertical)
-        self.resizeDocks([output, queue], [650, 520], Qt.Orientation.Horizontal)
-
     def _fill_docks(self) -> None:
         contents = {
             "inspector": self.inspector,
@@ -303,9 +295,10 @@ class MainWindow(QMainWindow):
         self.run_action.setToolTip("Queue the graph for rendering (Ctrl+Enter)")
         self.batch_action = self._action(None, "Queue N…", QKeySequence("Ctrl+Shift+Return"), self.queue_batch)
         self.batch_action.setToolTip("Queue the graph several times, seeds fixed, incremented or random")
-        bar = self._toolbar = self.addToolBar("Main")
+        bar = self._toolbar = QToolBar("Main")
         bar.setObjectName("main-toolbar")
         bar.setMovable(False)
+        self.addToolBar(bar)
         for action in (self.run_action, self.batch_action, self.cancel_action):
             bar.addAction(action)
         bar.widgetForAction(self.run_action).setObjectName("run-button")
@@ -313,7 +306,7 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addActions(list(steady_undo_actions(self.undo_group, self)))  # fixed width; detail in the tooltip
         bar.addSeparator()
-        bar.addAction("Fit", self.view.fit_all)
+        bar.addAction("Fit", lambda: self.view.fit_all())
         bar.addAction("Add node", lambda: self.adding.open_palette())
 
     def _about(self) -> None:
@@ -328,6 +321,8 @@ class MainWindow(QMainWindow):
         self.docks["output"].raise_()
 
     def _build_actions(self) -> None:
+        from PySide6.QtCore import Qt
+
         from studio.ui import clipboard
         from studio.ui.document import example_graphs
 

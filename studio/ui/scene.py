@@ -6,16 +6,18 @@ the command calls the Graph, and the Graph's notification updates the items (Ora
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtCore import QLineF, QPointF, QRectF, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPen, QUndoCommand, QUndoStack
 from PySide6.QtWidgets import QGraphicsScene, QInputDialog
 
 from studio.graph.model import MISSING, Graph, GraphChange, Link, Node
 from studio.graph.registry import NodeRegistry
 from studio.graph.types import can_connect
 from studio.ui import commands as cmd
+from studio.ui import theme
 from studio.ui.group_item import GroupItem
 from studio.ui.link_drag import LinkDragging
 from studio.ui.link_item import DraftLinkItem, LinkItem
@@ -23,7 +25,8 @@ from studio.ui.node_item import NodeItem
 from studio.ui.node_params import COLLAPSED_KEY
 from studio.ui.port_item import UNKNOWN_TYPE, PortItem
 from studio.ui.promotion import promoted_params
-from studio.ui.view import GRID
+
+GRID = 20
 
 
 class GraphScene(LinkDragging, QGraphicsScene):
@@ -362,6 +365,29 @@ class GraphScene(LinkDragging, QGraphicsScene):
                 item.setPos(QPointF(*old))
         if moves:
             self.push(cmd.MoveNodesCommand(self.graph, moves))
+
+    # ---- background --------------------------------------------------------------------------
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        t = theme.current()
+        painter.fillRect(rect, QColor(t.canvas))
+        scale = painter.worldTransform().m11()
+        if scale < 0.35:
+            return
+        left = math.floor(rect.left() / GRID) * GRID
+        top = math.floor(rect.top() / GRID) * GRID
+        minor, major = QPen(QColor(t.grid), 1), QPen(QColor(t.grid_major), 1)
+        minor.setCosmetic(True)
+        major.setCosmetic(True)
+        x = left
+        while x < rect.right():
+            painter.setPen(major if x % (GRID * 5) == 0 else minor)
+            painter.drawLine(QLineF(x, rect.top(), x, rect.bottom()))
+            x += GRID
+        y = top
+        while y < rect.bottom():
+            painter.setPen(major if y % (GRID * 5) == 0 else minor)
+            painter.drawLine(QLineF(rect.left(), y, rect.right(), y))
+            y += GRID
 
     def node_boxes(self, area: QRectF, skip: set[str], margin: float = 0.0) -> list[QRectF]:
         """The scene rectangles of the nodes within ``area``, except those in ``skip``."""

@@ -124,6 +124,7 @@ LIGHT = Theme(
 )
 
 THEMES = {"dark": DARK, "light": LIGHT}
+STYLE = "Fusion"  # the same on every desktop; the stylesheet below refines it
 _current = DARK
 
 
@@ -131,12 +132,14 @@ def current() -> Theme:
     return _current
 
 
-def apply_theme(app: QApplication, name: str) -> Theme:
-    """Set the palette, font and stylesheet of ``app``; returns the theme applied."""
+def apply_theme(app: QApplication, name: str, *, set_style: bool = True) -> Theme:
+    """Set the style, palette, font and stylesheet of ``app``; returns the theme applied.
+    ``set_style=False``: the app was created with ``-style`` STYLE already."""
     global _current
     theme = THEMES.get(name, DARK)
     _current = theme
-    app.setStyle("Fusion")
+    if set_style:
+        app.setStyle(STYLE)
     palette = QPalette()
     colors = {
         QPalette.ColorRole.Window: theme.window,

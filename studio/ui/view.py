@@ -1,43 +1,27 @@
-"""GraphView: the canvas viewport. Zoom to the cursor, pan, fit all, the grid behind the nodes,
-and a minimap in the corner."""
+"""GraphView: the canvas viewport. Zoom to the cursor, pan, fit all, and a minimap in the corner."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from studio.ui import theme
 
 MIN_ZOOM, MAX_ZOOM = 0.15, 3.0
-GRID = 20  # scene units between grid lines; nodes snap to it
-
-
-class EmptyCanvas(QGraphicsScene):
-    """The view's scene until the window has built its GraphScene (just after the first paint):
-    no nodes, no groups, nothing to map."""
-
-    nodes_changed = Signal()
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self.node_items: dict = {}
-        self.group_items: dict = {}
-
-    def items_bounding_rect(self) -> QRectF:
-        return QRectF()
 
 
 class GraphView(QGraphicsView):
     palette_requested = Signal(QPointF)  # scene position where a new node should go
     first_painted = Signal()  # the canvas is on screen: deferred start-up work may begin
 
-    def __init__(self, scene: Any = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.painted = False
+    def __init__(self, scene: Any, parent: QWidget | None = None) -> None:
+        super().__init__(scene, parent)
+        # A viewport made here, not by Qt: handed one Qt made, PySide looks through every widget
+        # class for its type, creating their Python enums (milliseconds).
+        self.setViewport(QWidget())
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
@@ -48,20 +32,12 @@ class GraphView(QGraphicsView):
         self.setAcceptDrops(False)  # the main window takes dropped files
         self._pan_from: QPointF | None = None
         self.minimap = Minimap(self)
-        self.setScene(scene if scene is not None else EmptyCanvas(self))
-
-    def setScene(self, scene: Any) -> None:  # noqa: N802
-        """Show ``scene``: a GraphScene, or an EmptyCanvas."""
-        super().setScene(scene)  # repaints the viewport
         scene.nodes_changed.connect(self._nodes_changed)
         scene.changed.connect(lambda _regions: self.minimap.refresh())  # nodes moved or grew
-        self.minimap.refresh()
 
     def shows_hint(self) -> bool:
-        """Whether the empty-canvas hint is drawn: only while the graph has no node, and not before
-        the window has its graph scene (a graph opened at start would replace the hint at once)."""
-        scene = self.scene()
-        return not isinstance(scene, EmptyCanvas) and not scene.node_items
+        """Whether the empty-canvas hint is drawn (only while the graph has no node)."""
+        return not self.scene().node_items
 
     def _nodes_changed(self) -> None:
         # The hint is drawn over the whole viewport, outside any item's area: repaint all of it,
@@ -153,31 +129,9 @@ class GraphView(QGraphicsView):
 
     def paintEvent(self, event: Any) -> None:  # noqa: N802
         super().paintEvent(event)
-        if not self.painted:
-            self.painted = True
+        if not getattr(self, "_painted", False):
+            self._painted = True
             QTimer.singleShot(0, self.first_painted.emit)  # once this paint has reached the screen
-
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
-        t = theme.current()
-        painter.fillRect(rect, QColor(t.canvas))
-        scale = painter.worldTransform().m11()
-        if scale < 0.35:
-            return
-        left = math.floor(rect.left() / GRID) * GRID
-        top = math.floor(rect.top() / GRID) * GRID
-        minor, major = QPen(QColor(t.grid), 1), QPen(QColor(t.grid_major), 1)
-        minor.setCosmetic(True)
-        major.setCosmetic(True)
-        x = left
-        while x < rect.right():
-            painter.setPen(major if x % (GRID * 5) == 0 else minor)
-            painter.drawLine(QLineF(x, rect.top(), x, rect.bottom()))
-            x += GRID
-        y = top
-        while y < rect.bottom():
-            painter.setPen(major if y % (GRID * 5) == 0 else minor)
-            painter.drawLine(QLineF(rect.left(), y, rect.right(), y))
-            y += GRID
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         """On an empty canvas, say how to start."""
@@ -224,7 +178,8 @@ class Minimap(QWidget):
         scene = self.view.scene()
         if scene is None:
             return  # the window is closing
-        wanted = bool(scene.node_items) and not self._visible().contains(scene.items_bounding_rect())
+        visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        wanted = bool(scene.node_items) and not visible.contains(scene.items_bounding_rect())
         if wanted != self.isVisible():
             self.setVisible(wanted)
         if wanted:
@@ -245,13 +200,9 @@ class Minimap(QWidget):
         parent = self.view.viewport().geometry()
         self.move(parent.right() - self.width() - 12, parent.bottom() - self.height() - 12)
 
-    def _visible(self) -> QRectF:
-        """The scene area the view shows."""
-        return self.view.mapToScene(self.view.viewport().rect()).boundingRect()
-
     def _world(self) -> QRectF:
         rect = self.view.scene().items_bounding_rect()
-        visible = self._visible()
+        visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
         return (rect if not rect.isNull() else visible).united(visible).adjusted(-40, -40, 40, 40)
 
     def _mapping(self) -> tuple[QRectF, float, QPointF]:
@@ -294,7 +245,7 @@ class Minimap(QWidget):
             color = theme.category_color(node.spec.category) if node.spec else QColor("#777")
             painter.setBrush(color)
             painter.drawRoundedRect(to_map(node.sceneBoundingRect()), 1.5, 1.5)
-        visible = self._visible()
+        visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
         painter.setPen(QPen(QColor(t.accent), 1.5))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(to_map(visible))
