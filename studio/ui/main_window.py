@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoGroup, QUndoStack
@@ -17,11 +17,15 @@ from studio.ui import dock_layout, theme
 from studio.ui.canvas_placeholder import CanvasPlaceholder
 from studio.ui.undo_buttons import steady_undo_actions
 
-# Imported above: only what the first paint shows (the frame, the empty canvas's grid, the
-# toolbar, the menu titles and the docks' title bars), none of it naming anything in the Qt
-# namespace (see dock_layout). The graph view and scene, the docks' contents and the node types
-# are imported when the window fills itself in (finish_building), after that paint when the
-# launcher builds it deferred.
+if TYPE_CHECKING:
+    from studio.graph.registry import NodeRegistry
+    from studio.ui.autosave import Recovery
+    from studio.ui.palette import NodePalette
+
+# Imported above: only what the first paint shows (the frame, the menu titles, the toolbar, the
+# docks' title bars and the canvas's place), none of it naming anything in the Qt namespace (see
+# dock_layout). The graph view and scene, the docks' contents and the node types are imported when
+# the window fills itself in (finish_building): after that paint when the launcher builds it deferred.
 
 MENUS = ("&File", "&Edit", "&View", "&Timeline", "&Run", "&Help")  # filled by finish_building()
 # What finish_building() makes: reading one of these before then builds the rest of the window.
@@ -60,7 +64,7 @@ class MainWindow(QMainWindow):
     def __init__(
         self,
         settings: Settings | None = None,
-        registry: Any = None,
+        registry: NodeRegistry | None = None,
         make_engine: Callable[[], Any] | None = None,
         *,
         deferred: bool = False,
@@ -92,7 +96,7 @@ class MainWindow(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
         self.undo_stack = QUndoStack(self)
-        self._palette: Any = None  # built when first opened: not needed for the first paint
+        self._palette: NodePalette | None = None  # built when first opened: not needed for the first paint
         self._canvas = CanvasPlaceholder(painted)  # the graph view takes its place when built
         central = QWidget()
         central_layout = QVBoxLayout(central)
@@ -246,8 +250,8 @@ class MainWindow(QMainWindow):
         self.document.render_opened.connect(lambda path: self.presenter.show_output(OutputEntry(path.name, path=path)))
 
     @property
-    def palette(self) -> Any:  # shadows QWidget.palette(), as the attribute it replaces did
-        """The Add-node palette (Tab, double-click, a wire dropped on the canvas): a NodePalette."""
+    def palette(self) -> NodePalette:  # shadows QWidget.palette(), as the attribute it replaces did
+        """The Add-node palette (Tab, double-click, a wire dropped on the canvas)."""
         if self._palette is None:
             from studio.ui.palette import NodePalette
 
@@ -540,8 +544,7 @@ class MainWindow(QMainWindow):
         elif entry.graph is not None and self.document.maybe_save():
             self.document.set_document(entry.graph.copy(), None, f"{entry.label} (from history)", dirty=True)
 
-    def offer_recovery(self) -> Any:
-        """After a crash, offer to restore the newest autosaved graph; returns its Recovery if restored."""
+    def offer_recovery(self) -> Recovery | None:
         return self.document.offer_recovery()
 
     def open_settings(self) -> None:
