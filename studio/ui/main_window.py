@@ -124,8 +124,10 @@ class MainWindow(QMainWindow):
         if self.is_built or self._building:
             return
         self._building = True
-        self._build_contents()
-        self._building = False
+        try:
+            self._build_contents()
+        finally:
+            self._building = False  # after an error (printed by Qt when deferred), asking for a part tries again
         self.is_built = True
         self._open_start()
         self.built.emit()
