@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QMenuBar, QStatusBar, 
 
 from studio.settings import Settings
 from studio.textsafe import safe
-from studio.ui import dock_layout, theme
+from studio.ui import dock_layout, theme, window_menus
 from studio.ui.canvas_placeholder import CanvasPlaceholder
 from studio.ui.undo_buttons import steady_undo_actions
 
@@ -36,20 +36,6 @@ BUILT_AFTER_PAINT = frozenset(
         "recent_menu", "examples_menu", "unload_action", "clear_cache_action",
     }
 )  # fmt: skip
-
-
-def redo_keys() -> list[QKeySequence]:
-    """Ctrl+Shift+Z and Ctrl+Y, then whatever else the desktop binds to Redo, each once: a key listed
-    twice is an "ambiguous shortcut" that Qt ignores (GNOME's Redo is Ctrl+Shift+Z already)."""
-    keys = [
-        QKeySequence("Ctrl+Shift+Z"),
-        QKeySequence("Ctrl+Y"),
-        *QKeySequence.keyBindings(QKeySequence.StandardKey.Redo),
-    ]
-    unique: dict[str, QKeySequence] = {}
-    for key in keys:
-        unique.setdefault(key.toString(), key)
-    return list(unique.values())
 
 
 class MainWindow(QMainWindow):
@@ -327,86 +313,13 @@ class MainWindow(QMainWindow):
         self.docks["output"].raise_()
 
     def _build_actions(self) -> None:
-        from PySide6.QtCore import Qt
-
-        from studio.ui import clipboard
-        from studio.ui.document import example_graphs
-
-        file_menu = self.menus["&File"]
-        self._action(file_menu, "New", QKeySequence.StandardKey.New, self.document.new)
-        self._action(file_menu, "Open…", QKeySequence.StandardKey.Open, self.document.open_dialog)
-        self.recent_menu = file_menu.addMenu("Open recent")
-        self.examples_menu = file_menu.addMenu("Examples")
-        examples = example_graphs()
-        for path in examples:
-            title = path.name.removesuffix(".graph.json").replace("_", " ").capitalize()
-            self.examples_menu.addAction(title, lambda p=path: self.document.open_example(p))
-        self.examples_menu.setEnabled(bool(examples))
-        file_menu.addSeparator()
-        self._action(file_menu, "Save", QKeySequence.StandardKey.Save, self.document.save)
-        self._action(file_menu, "Save as…", QKeySequence("Ctrl+Shift+S"), lambda: self.document.save_as())
-        file_menu.addSeparator()
-        self._action(file_menu, "Settings…", QKeySequence("Ctrl+,"), self.open_settings)
-        self._action(file_menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
-        self._fill_recent_menu()
-
-        edit = self.menus["&Edit"]
-        undo = self.undo_group.createUndoAction(self, "Undo")
-        undo.setShortcut(QKeySequence.StandardKey.Undo)
-        redo = self.undo_group.createRedoAction(self, "Redo")
-        redo.setShortcuts(redo_keys())
-        edit.addActions([undo, redo])
-        edit.addSeparator()
-        canvas = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        self._action(edit, "Add node…", QKeySequence("Shift+A"), lambda: self.adding.open_palette(), canvas)
-        self._action(edit, "Copy", QKeySequence.StandardKey.Copy, lambda: clipboard.copy_selection(self.scene), canvas)
-        self._action(edit, "Paste", QKeySequence.StandardKey.Paste, self.adding.paste, canvas)
-        self._action(edit, "Duplicate", QKeySequence("Ctrl+D"), lambda: clipboard.duplicate(self.scene), canvas)
-        self._action(
-            edit,
-            "Delete",
-            [QKeySequence.StandardKey.Delete, QKeySequence("Backspace")],
-            self.scene.delete_selected,
-            canvas,
-        )
-        self._action(edit, "Select all", QKeySequence.StandardKey.SelectAll, self.adding.select_all, canvas)
-        self._action(
-            edit, "Group selection", QKeySequence("Ctrl+G"), lambda: clipboard.group_selection(self.scene), canvas
-        )
-
-        view = self.menus["&View"]
-        self._action(view, "Fit all", QKeySequence("F"), self.view.fit_all, canvas)
-        self._action(view, "Zoom in", QKeySequence.StandardKey.ZoomIn, lambda: self.view.zoom_by(1.25))
-        self._action(view, "Zoom out", QKeySequence.StandardKey.ZoomOut, lambda: self.view.zoom_by(0.8))
-        view.addSeparator()
-        for dock in self.docks.values():
-            view.addAction(dock.toggleViewAction())
-
-        self.timeline.fill_menu(self.menus["&Timeline"])
-
-        run = self.menus["&Run"]
-        run.addActions([self.run_action, self.cancel_action, self.batch_action])
-        run.addSeparator()
-        self.unload_action = self._action(run, "Unload models", [], self._unload_models)
-        self.clear_cache_action = self._action(run, "Clear cache", [], self._clear_cache)
-        self._action(self.menus["&Help"], "About Studio", [], self._about)
+        window_menus.fill_menus(self)
 
     def _action(self, menu: QMenu | None, text: str, keys: Any, slot: Callable, context: Any = None) -> QAction:
-        action = QAction(text, self)
-        action.setShortcuts(keys if isinstance(keys, list) else [keys])
-        if context is not None:
-            action.setShortcutContext(context)
-            self.view.addAction(action)
-        action.triggered.connect(lambda checked=False: slot())
-        if menu is not None:
-            menu.addAction(action)
-        return action
+        return window_menus.make_action(self, menu, text, keys, slot, context)
 
     def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for path in self.document.recent:
-            self.recent_menu.addAction(path, lambda p=path: self.document.open_path(p))
-        self.recent_menu.setEnabled(bool(self.document.recent))
+        window_menus.fill_recent_menu(self)
 
     # ---- state display -----------------------------------------------------------------------
     def _watch_graph(self) -> None:

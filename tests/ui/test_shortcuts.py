@@ -41,7 +41,7 @@ def test_no_window_wide_key_is_bound_twice(window):
 def test_redo_has_both_common_keys_whatever_the_desktop_binds():
     from PySide6.QtGui import QKeySequence
 
-    from studio.ui.main_window import redo_keys
+    from studio.ui.window_menus import redo_keys
 
     # GNOME's and KDE's themes bind Redo to Ctrl+Shift+Z only; Windows to Ctrl+Y first.
     assert [k.toString() for k in redo_keys()][:2] == ["Ctrl+Shift+Z", "Ctrl+Y"]
