@@ -20,7 +20,17 @@ from pathlib import Path
 from studio.model_folders import OTHER_COMFYUI_FOLDERS as _OTHER_FOLDERS
 from studio.model_folders import Skipped, hub_repo, scan_roots
 from studio.nodeapi.families import FamilyRegistry
-from studio.nodeapi.kinds import DIFFUSERS, KIND_FOLDERS, KIND_LABELS, LORA, UNKNOWN, kind_of_tensors, precision_of
+from studio.nodeapi.kinds import (
+    DIFFUSERS,
+    IMAGE_ENCODER,
+    KIND_FOLDERS,
+    KIND_LABELS,
+    LORA,
+    UNKNOWN,
+    image_encoder_variant,
+    kind_of_tensors,
+    precision_of,
+)
 from studio.nodeapi.weights import WeightsFileError, weights_tensors
 
 __all__ = ["ModelEntry", "ModelScan", "Skipped", "bundled_models", "find_models", "scan_models"]
@@ -115,6 +125,8 @@ def _file_entry(path: Path, families: FamilyRegistry, kind: str | None) -> Model
         found = families.recognise(shapes)
         kind = kind or kind_of_tensors(tensors, denoiser=found is not None)
     family, variant = (found[0].name, found[1]) if found else ("unknown", "")
+    if kind == IMAGE_ENCODER and not variant:
+        variant = image_encoder_variant(shapes)
     precision = precision_of(tensors, gguf=path.suffix.lower() == ".gguf")
     return ModelEntry(path.name, path, family, kind, info.st_size, variant, precision)
 

@@ -183,7 +183,7 @@ def test_a_comfyui_install_is_read_as_it_is(comfyui, families):
         models + "checkpoints/sd_xl_base_1.0.safetensors": ("checkpoint", "sdxl", "SDXL", "fp16"),
         models + "checkpoints/v1-5-pruned.ckpt": ("checkpoint", "unknown", "", ""),
         models + "clip/clip_l.safetensors": ("text_encoder", "unknown", "", "fp16"),
-        models + "clip_vision/clip_vision_h.safetensors": ("image_encoder", "unknown", "", "fp16"),
+        models + "clip_vision/clip_vision_h.safetensors": ("image_encoder", "unknown", "CLIP ViT-H/14", "fp16"),
         models + "diffusers/tiny-sd": ("diffusers", "sd15", "Stable Diffusion 1.x/2.x", ""),
         models + "diffusion_models/wan2.1-t2v-1.3b-Q8_0.gguf": ("diffusion_model", "wan", "Wan T2V 1.3B", "GGUF Q8_0"),
         models + "diffusion_models/wan2.1_i2v_480p_14B_fp8_scaled.safetensors": (

@@ -148,6 +148,7 @@ _TRANSFORMER_RENAMES = [
     ("condition_embedder.image_embedder.ff.net.0.proj", "img_emb.proj.1"),
     ("condition_embedder.image_embedder.ff.net.2", "img_emb.proj.3"),
     ("condition_embedder.image_embedder.norm2", "img_emb.proj.4"),
+    ("condition_embedder.image_embedder.pos_embed", "img_emb.emb_pos"),  # FLF2V
     ("attn2", "cross_attn"),
     ("attn1", "self_attn"),
     (".to_out.0.", ".o."),
@@ -280,6 +281,85 @@ def write_comfy_tree(components: dict, spiece: bytes, models: Path, *, prefix: s
         ),
         "vae": save(original_vae(components["vae"].state_dict()), models / "vae" / "wan_2.1_vae.safetensors"),
     }
+
+
+# ---- Wan 2.1 image-to-video ----------------------------------------------------------------------
+def wan21_i2v_transformer(components: dict, image_dim: int, *, last_frame: bool = False, image_tokens: int = 0):
+    """A tiny Wan 2.1 image-to-video transformer shaped as the real ones are (128-wide heads, 36 input
+    channels, ``k_img``/``v_img`` projections as wide as the model); ``last_frame``: FLF2V's, with
+    an image position embedding over both images' ``image_tokens``."""
+    import torch
+    from diffusers import WanTransformer3DModel
+
+    config = {k: v for k, v in components["transformer"].config.items() if not k.startswith("_")}
+    config |= {"in_channels": 36, "image_dim": image_dim, "added_kv_proj_dim": 2 * 128}
+    config |= {"pos_embed_seq_len": 2 * image_tokens if last_frame else None}
+    torch.manual_seed(2 if last_frame else 1)
+    return WanTransformer3DModel.from_config(config).eval()
+
+
+def clip_vision_config(hidden: int = 32, image_size: int = 16, patch: int = 4):
+    """A tiny CLIP vision tower with ViT-H/14's activation and its 16 heads (what loading assumes)."""
+    from transformers import CLIPVisionConfig
+
+    return CLIPVisionConfig(
+        hidden_size=hidden,
+        intermediate_size=37,
+        projection_dim=8,
+        num_hidden_layers=2,
+        num_attention_heads=16,
+        image_size=image_size,
+        patch_size=patch,
+        hidden_act="gelu",
+    )
+
+
+def clip_vision(config):
+    """CLIPVisionModelWithProjection from ``config``, seeded: ComfyUI's clip_vision files hold its
+    tensors (``vision_model.*`` and ``visual_projection.weight``)."""
+    import torch
+    from transformers import CLIPVisionModelWithProjection
+
+    torch.manual_seed(3)
+    return CLIPVisionModelWithProjection(config).eval()
+
+
+def open_clip_vision(state: dict) -> dict:
+    """A transformers CLIP vision state dict in OpenCLIP's names (``visual.*``), the layout ComfyUI's
+    clip_vision loader converts from: q, k and v fused into ``in_proj``, the projection transposed."""
+    import torch
+
+    top = {
+        "embeddings.class_embedding": "class_embedding",
+        "embeddings.patch_embedding.weight": "conv1.weight",
+        "embeddings.position_embedding.weight": "positional_embedding",
+        "pre_layrnorm": "ln_pre",
+        "post_layernorm": "ln_post",
+    }
+    block = {"layer_norm1": "ln_1", "layer_norm2": "ln_2", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj"}
+    block["self_attn.out_proj"] = "attn.out_proj"
+    out = {}
+    for key, value in state.items():
+        if key == "visual_projection.weight":
+            out["visual.proj"] = value.t()
+            continue
+        rest = key.removeprefix("vision_model.")
+        if m := re.match(r"^encoder\.layers\.(\d+)\.(.+)\.(weight|bias)$", rest):
+            index, module, kind = m.groups()
+            if module in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"):
+                if module.endswith("q_proj"):
+                    parts = [state[f"vision_model.encoder.layers.{index}.self_attn.{p}_proj.{kind}"] for p in "qkv"]
+                    out[f"visual.transformer.resblocks.{index}.attn.in_proj_{kind}"] = torch.cat(parts)
+                continue
+            out[f"visual.transformer.resblocks.{index}.{block[module]}.{kind}"] = value
+            continue
+        for name, original in top.items():
+            if rest == name or rest.startswith(name + "."):
+                out["visual." + original + rest[len(name) :]] = value
+                break
+        else:
+            raise ValueError(f"no OpenCLIP name for {key}")
+    return out
 
 
 # ---- Quantized files -----------------------------------------------------------------------------

@@ -140,8 +140,11 @@ def file_footprint(path: Path, parts: ModelParts, float_bytes: int, config: Path
             weights[component] = weights.get(component, 0) + tensor_bytes(info, float_bytes)
     for name, part in parts.given().items():
         if part.is_dir():
+            # A pipeline folder lends only its own component (wan_files.component_folder).
             footprint = folder_footprint(part, float_bytes) if (part / "model_index.json").is_file() else None
-            weights[name] = footprint.total if footprint else folder_weights(part, float_bytes)
+            weights[name] = (
+                footprint.weights.get(name, footprint.total) if footprint else folder_weights(part, float_bytes)
+            )
         else:
             weights[name] = sum(tensor_bytes(i, float_bytes) for i in file_tensors(part).values())
     configs: dict[str, dict[str, Any]] = {}

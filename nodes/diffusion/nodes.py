@@ -87,7 +87,11 @@ def _same_family(model: ModelHandle, value: Any, port: str) -> None:
             for name, doc in (
                 ("text_encoder", "for a bare diffusion-model file: the text encoder (file or folder)"),
                 ("vae", "for a bare diffusion-model file: the VAE (file or folder)"),
-                ("image_encoder", "for a bare image-to-video model file: the image encoder (file or folder)"),
+                (
+                    "image_encoder",
+                    "for a bare Wan 2.1 image-to-video file: its CLIP vision encoder "
+                    "(clip_vision_h.safetensors, or a diffusers folder)",
+                ),
             )
         ),
         ParamSpec("attention", t.CHOICE, "auto", choices=ATTENTION_BACKENDS, doc=ATTENTION_DOC),
@@ -116,10 +120,10 @@ def load_model_node(
     for name, given in optional.items():
         try:
             found[name] = resolve_path(given, ctx.settings.model_folders, ctx.bundled) if given.strip() else None
+            if found[name] is not None and name != "config":
+                refuse_pickle(found[name], ctx.settings.allow_pickle)
         except NodeError as exc:
             raise NodeError(f"{name}: {exc}") from None
-        if found[name] is not None and name != "config":
-            refuse_pickle(found[name], ctx.settings.allow_pickle)
     config_folder = found.pop("config")
     parts = ModelParts(**found)
     families = ctx.families

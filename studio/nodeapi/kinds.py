@@ -122,6 +122,22 @@ def kind_of_tensors(names: Mapping[str, object] | set[str], *, denoiser: bool = 
     return UNKNOWN
 
 
+# CLIP vision towers by width (ComfyUI's clip_vision_config_*.json): the names creators know them by.
+_CLIP_VISION_NAMES = {768: "ViT-B", 1024: "ViT-L", 1280: "ViT-H", 1664: "ViT-bigG"}
+_CLIP_VISION_PATCHES = ("vision_model.embeddings.patch_embedding.weight", "visual.conv1.weight")
+
+
+def image_encoder_variant(shapes: Mapping[str, tuple[int, ...]]) -> str:
+    """What a CLIP vision file holds, e.g. "CLIP ViT-H/14" (clip_vision_h, Wan 2.1 image-to-video's
+    image encoder), from its patch embedding's width and patch size; "" for other image encoders."""
+    for key in _CLIP_VISION_PATCHES:
+        shape = shapes.get(key)
+        if shape is not None and len(shape) == 4:
+            width, patch = shape[0], shape[2]
+            return f"CLIP {_CLIP_VISION_NAMES.get(width, f'vision, width {width}')}/{patch}"
+    return ""
+
+
 def _is_text_encoder(keys: list[str], key_set: set[str]) -> bool:
     if any(k.startswith("encoder.block.") for k in keys):
         return True  # T5 / UMT5 encoders (HF layout, as ComfyUI ships them; VAEs say "encoder.down")

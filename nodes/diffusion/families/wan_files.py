@@ -14,7 +14,10 @@ weights in fp8, computed in ``dtype``.
 Wan 2.2 A14B comes as two experts in two files (``…high_noise…``, ``…low_noise…``): naming either
 loads both, as ``transformer`` (high noise) and ``transformer_2`` (low noise). Its image-to-video
 experts (36 input channels, no image encoder) load the same way; the Sampler's first_frame drives them
-(families/wan_i2v.py).
+(families/wan_i2v.py). Wan 2.1 image-to-video and first/last-frame files (36 input channels and an
+``img_emb`` image projection) also take LoadModel's ``image_encoder``, ComfyUI's
+``clip_vision_h.safetensors`` or a diffusers folder (families/wan_clip.py), and make a
+WanImageToVideoPipeline.
 """
 
 from __future__ import annotations
@@ -81,19 +84,21 @@ UNSUPPORTED = {"vace_blocks.": "Wan VACE", "motion_encoder.": "Wan Animate", "fa
 
 
 def load_wan_files(path: Path, parts: ModelParts, torch_dtype: Any, allow_pickle: bool, config: Path | None) -> Any:
-    """A WanPipeline from a bare transformer file and the text encoder and VAE ``parts`` name."""
-    from diffusers import UniPCMultistepScheduler, WanPipeline
+    """A WanPipeline from a bare transformer file and the text encoder and VAE ``parts`` name; for a
+    Wan 2.1 image-to-video (or first/last-frame) file a WanImageToVideoPipeline, with the CLIP image
+    encoder ``parts.image_encoder`` names (families/wan_clip.py)."""
+    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline
 
     if config is not None:
         raise NodeError("config: not used for a bare Wan transformer file (its parts come from text_encoder and vae)")
-    if parts.image_encoder is not None:
-        raise NodeError(
-            "image_encoder: Wan text-to-video models take no image encoder, nor do Wan 2.2 I2V files "
-            "(Wan 2.1 image-to-video files are not supported yet); clear image_encoder"
-        )
     experts = expert_files(path)
-    channels = check_variant(path)
-    missing_parts(path, parts, channels)
+    channels, clip = check_variant(path)
+    if parts.image_encoder is not None and not clip:
+        raise NodeError(
+            f"image_encoder: {path.name} takes no image encoder (only Wan 2.1 image-to-video and "
+            "first/last-frame models do; Wan text-to-video, Wan 2.2 TI2V and I2V models do not); clear image_encoder"
+        )
+    missing_parts(path, parts, channels, clip)
     transformers = [load_transformer(file, torch_dtype, allow_pickle) for file in experts]
     text_encoder, tokenizer = load_text_encoder(parts.text_encoder, torch_dtype, allow_pickle)
     vae = load_vae(parts.vae, torch_dtype, allow_pickle)
@@ -105,11 +110,17 @@ def load_wan_files(path: Path, parts: ModelParts, torch_dtype: Any, allow_pickle
         )
     ti2v = transformers[0].config.in_channels == 48
     scheduler = UniPCMultistepScheduler(**{**SCHEDULER, **({"flow_shift": TI2V_FLOW_SHIFT} if ti2v else {})})
+    common = {"tokenizer": tokenizer, "text_encoder": text_encoder, "vae": vae, "scheduler": scheduler}
+    if clip:
+        from nodes.diffusion.families.wan_clip import load_image_encoder
+
+        image_dim = int(transformers[0].config.image_dim)
+        encoder, processor = load_image_encoder(parts.image_encoder, image_dim, path.name, torch_dtype, allow_pickle)
+        return WanImageToVideoPipeline(
+            **common, image_encoder=encoder, image_processor=processor, transformer=transformers[0]
+        )
     return WanPipeline(
-        tokenizer=tokenizer,
-        text_encoder=text_encoder,
-        vae=vae,
-        scheduler=scheduler,
+        **common,
         transformer=transformers[0],
         transformer_2=transformers[1] if len(transformers) > 1 else None,
         boundary_ratio=A14B_BOUNDARY_RATIO if len(transformers) > 1 else None,
@@ -135,11 +146,12 @@ def vae_file_for(channels: int) -> str:
     return "vae/wan2.2_vae.safetensors" if channels == 48 else "vae/wan_2.1_vae.safetensors"
 
 
-def check_variant(path: Path) -> int:
-    """The transformer's input channels from the file's header (16 when it cannot be read cheaply),
-    refusing the variants this family cannot sample before any weights are read."""
+def check_variant(path: Path) -> tuple[int, bool]:
+    """The transformer's input channels (16 when the file's header cannot be read cheaply) and whether
+    it takes CLIP image features (Wan 2.1 I2V/FLF2V: ``img_emb.*``), refusing the variants this family
+    cannot sample before any weights are read."""
     if path.suffix not in (".safetensors", ".gguf"):
-        return 16
+        return 16, False
     from studio.nodeapi.weights import WeightsFileError, weights_tensors
 
     try:
@@ -153,23 +165,23 @@ def check_variant(path: Path) -> int:
     patch = shapes.get(prefix + "patch_embedding.weight")
     channels = patch[1] if patch is not None and len(patch) == 5 else 16
     # Wan 2.2 A14B I2V needs nothing more than text-to-video; Wan 2.1 I2V/FLF2V needs its CLIP image encoder.
-    if channels == 36 and any(name.startswith(prefix + "img_emb.") for name in shapes):
-        raise NodeError(
-            f"{path.name} is a Wan 2.1 image-to-video model, whose CLIP image encoder cannot be loaded from "
-            "ComfyUI's files yet; use its diffusers folder (Wan-AI/Wan2.1-I2V-14B-480P-Diffusers) instead"
-        )
-    return channels
+    image_heads = (prefix + "img_emb.", prefix + "condition_embedder.image_embedder.")
+    return channels, channels == 36 and any(name.startswith(image_heads) for name in shapes)
 
 
-def missing_parts(path: Path, parts: ModelParts, channels: int) -> None:
+def missing_parts(path: Path, parts: ModelParts, channels: int, clip: bool) -> None:
     """One error naming every part a bare transformer file needs and was not given."""
     wanted = []
     if parts.text_encoder is None:
         wanted.append("text_encoder to a UMT5 file (ComfyUI: text_encoders/umt5_xxl_*.safetensors)")
     if parts.vae is None:
         wanted.append(f"vae to a Wan VAE file ({vae_file_for(channels)})")
+    if clip and parts.image_encoder is None:
+        wanted.append("image_encoder to its CLIP vision file (ComfyUI: clip_vision/clip_vision_h.safetensors)")
     if wanted:
-        raise NodeError(f"{path.name} is a bare Wan transformer: set {' and '.join(wanted)}")
+        what = "Wan 2.1 image-to-video transformer" if clip else "Wan transformer"
+        listed = " and ".join([", ".join(wanted[:-1]), wanted[-1]] if len(wanted) > 1 else wanted)
+        raise NodeError(f"{path.name} is a bare {what}: set {listed}")
 
 
 def read_weights(path: Path, allow_pickle: bool) -> dict[str, Any]:
