@@ -236,6 +236,15 @@ def test_wrong_files_are_refused_by_name(registry, files, tmp_path):
         load(registry, files["i2v"], image_encoder=other, **common)
     with pytest.raises(NodeError, match=r"image_encoder: .*takes no image encoder"):
         load(registry, files["path"], image_encoder=files["clip"], **common)
+    # Damaged files: a patch embedding of the wrong rank, then (that mended) one layer's MLP of another width.
+    damaged = dict(clip_vision(clip_vision_config()).state_dict())
+    damaged["vision_model.embeddings.patch_embedding.weight"] = torch.zeros(32, 3, 4)
+    damaged["vision_model.encoder.layers.1.mlp.fc1.weight"] = torch.zeros(5, 32)
+    for match in (r"patch_embedding\.weight is shaped \[32, 3, 4\]", "size mismatch"):
+        bad = save(damaged, tmp_path / "clip_vision_damaged.safetensors")
+        with pytest.raises(NodeError, match=r"image_encoder: clip_vision_damaged\.safetensors.*" + match):
+            load(registry, files["i2v"], image_encoder=bad, **common)
+        damaged["vision_model.embeddings.patch_embedding.weight"] = torch.zeros(32, 3, 4, 4)
     pickled = tmp_path / "clip_vision_h.bin"
     torch.save(dict(clip_vision(clip_vision_config()).state_dict()), pickled)
     with pytest.raises(NodeError, match=r"image_encoder: clip_vision_h\.bin is a pickle file"):

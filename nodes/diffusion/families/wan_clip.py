@@ -183,12 +183,18 @@ def open_clip_state(state: dict[str, Any]) -> dict[str, Any]:
 def vision_config(state: dict[str, Any], name: str) -> dict[str, Any]:
     """CLIPVisionConfig's values from the tower's shapes: width and patch size from the patch
     embedding, input size from the position embedding, depth and MLP width from the layers."""
-    hidden, channels, patch, _ = tuple(state[HF + "embeddings.patch_embedding.weight"].shape)
-    positions_key = HF + "embeddings.position_embedding.weight"
-    if positions_key not in state:
-        raise NodeError(f"image_encoder: {name} has no {positions_key}; the file is incomplete")
-    grid = round((state[positions_key].shape[0] - 1) ** 0.5)
-    if grid * grid + 1 != state[positions_key].shape[0]:
+
+    def shape(key: str, dims: int) -> tuple[int, ...]:
+        found = tuple(state[HF + key].shape) if HF + key in state else None
+        if found is None or len(found) != dims:
+            what = "missing" if found is None else f"shaped {list(found)}"
+            raise NodeError(f"image_encoder: {name}'s {HF}{key} is {what}; {HELP}")
+        return found
+
+    hidden, channels, patch, _ = shape("embeddings.patch_embedding.weight", 4)
+    positions = shape("embeddings.position_embedding.weight", 2)[0]
+    grid = round(max(positions - 1, 0) ** 0.5)
+    if grid * grid + 1 != positions:
         raise NodeError(f"image_encoder: {name}'s position embedding is not a square grid plus a class token; {HELP}")
     layers = 0
     while f"{HF}encoder.layers.{layers}.mlp.fc1.weight" in state:
@@ -206,5 +212,5 @@ def vision_config(state: dict[str, Any], name: str) -> dict[str, Any]:
         "image_size": grid * patch,
         "num_hidden_layers": layers,
         "num_attention_heads": HEADS,
-        "intermediate_size": state[f"{HF}encoder.layers.0.mlp.fc1.weight"].shape[0],
+        "intermediate_size": shape("encoder.layers.0.mlp.fc1.weight", 2)[0],
     }
