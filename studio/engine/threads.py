@@ -22,8 +22,9 @@ numerical reproducibility in strict mode (``MKL_CBWR=AUTO,STRICT``, read when MK
 its products then give the same bits on any thread count, and the starter graph gives the same
 file on 1 and 2 threads, at about the same speed. A value the user set is kept. The other CPU
 ops the built-in nodes use (oneDNN convolutions, torch's row-wise norms and softmax, OpenCV)
-gave identical frames already; a custom node with a whole-tensor float reduction can still vary
-with the thread count, which a fixed ``cpu_threads`` setting rules out.
+gave identical frames already. Not every path is covered: a tiny SD model with a LoRA (peft's
+extra low-rank products) gave one value of 3,072 off by 1 between 1 and 2 threads, and a custom
+node with a whole-tensor float reduction can vary too; a fixed ``cpu_threads`` setting rules it out.
 """
 
 from __future__ import annotations
