@@ -255,3 +255,25 @@ def test_a_lora_is_counted_and_a_node_that_cannot_tell_is_never_called_fitting(r
     unsure = _engine(registry).estimate(graph)
     assert not unsure.missing and unsure.unknown == ["lora"]
     assert "fits" not in unsure.summary() and "1 node not estimated" in unsure.summary()
+
+
+def test_a_missing_upscaler_file_is_named_and_a_present_one_counted(registry, tmp_path):
+    """Upscale with method "model" checks its file as LoadLoRA does: missing, it is named (the window
+    marks the node); present, its weights count while it runs; resampling needs no file at all."""
+    graph = load_graph(STARTER_GRAPH)
+    graph.set_param("upscale", "method", "model")
+    graph.set_param("upscale", "model_path", str(tmp_path / "4x-Ultra\x1bSharp.safetensors"))
+    missing = _engine(registry).estimate(graph)
+    assert missing.missing == [("upscale", "Upscale", str(tmp_path / "4x-Ultra\x1bSharp.safetensors"))]
+    assert "1 model file missing" in missing.summary()
+
+    upscaler = tmp_path / "4x.pth"
+    upscaler.write_bytes(b"\0" * 8192)  # only its size is read
+    graph.set_param("upscale", "model_path", str(upscaler))
+    found = _engine(registry).estimate(graph)
+    assert not found.missing and found.nodes["upscale"].use.work_ram == 8192 + 9 * 256 * 256 * 3
+    assert "upscaler" in found.nodes["upscale"].use.note and "fits" in found.summary()
+
+    graph.set_param("upscale", "method", "lanczos")  # the path left behind is not needed
+    graph.set_param("upscale", "model_path", str(tmp_path / "gone.pth"))
+    assert not _engine(registry).estimate(graph).missing

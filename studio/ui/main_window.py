@@ -207,6 +207,7 @@ class MainWindow(QMainWindow):
         )
         self._toolbar.insertWidget(self._estimate_slot, self.memory_estimate)
         self._toolbar.removeAction(self._estimate_slot)
+        self.memory_estimate.estimated.connect(self.scene.set_missing_files)  # marked on the nodes too
         self.runs.memory_warned.connect(lambda job_id, text: self.notify(text, "warning"))
         self.cache_status = CacheStatus(self.runs)
         self.statusBar().addPermanentWidget(self.cache_status)
@@ -284,6 +285,7 @@ class MainWindow(QMainWindow):
         """Run, Queue N, Cancel, the memory estimate's place, Undo, Redo, Fit and Add node."""
         self.run_action = self._action(None, "Run", [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")], self.run)
         self.cancel_action = self._action(None, "Cancel", QKeySequence("Esc"), lambda: self.runs.cancel())
+        self.cancel_action.setEnabled(False)  # while a job runs or waits (RunPresenter)
         self.run_action.setToolTip("Queue the graph for rendering (Ctrl+Enter)")
         self.batch_action = self._action(None, "Queue N…", QKeySequence("Ctrl+Shift+Return"), self.queue_batch)
         self.batch_action.setToolTip("Queue the graph several times, seeds fixed, incremented or random")

@@ -12,6 +12,7 @@ from studio.graph.model import Node
 from studio.graph.spec import NodeSpec
 from studio.textsafe import safe
 from studio.ui import theme
+from studio.ui.node_overview import PROBLEM, WARNING, missing_text, paint_overview
 from studio.ui.node_params import COLLAPSED_KEY, HEADER_HEIGHT, OnNodeEditing, paint_row
 from studio.ui.port_item import UNKNOWN_TYPE, PortItem
 from studio.ui.promotion import promoted_params
@@ -21,9 +22,8 @@ HEADER = HEADER_HEIGHT
 ROW = 22.0
 PARAM_ROW = 22.0
 # Below this zoom the node's small text would be under about 8 px on screen: draw the title
-# alone, large, instead (level of detail).
+# alone, large, instead (level of detail, node_overview.py), with the node's state (or type) under it.
 DETAIL_ZOOM = 0.75
-TITLE_PIXELS = 15.0  # the title's height on screen when zoomed out
 
 
 class NodeItem(OnNodeEditing, QGraphicsObject):
@@ -43,6 +43,8 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
         self.progress: float | None = None
         self.message = ""
         self.problems: list[str] = []
+        self.missing: list[str] = []  # model files the memory estimate did not find, as the params name them
+        self.overview: tuple[Any, ...] = ()  # the zoomed-out text, laid out once per zoom and text
         self.collapsed = node.extra.get(COLLAPSED_KEY) is True
         self._height = HEADER + ROW
         self.init_editing()
@@ -151,6 +153,7 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
     # ---- state -------------------------------------------------------------------------
     def update_params(self, params: dict[str, Any]) -> None:
         self.params = dict(params)
+        self.missing = [path for path in self.missing if path in self.params.values()]  # a new path: unknown yet
         self._layout()
 
     def set_state(self, state: str, progress: float | None = None, message: str = "") -> None:
@@ -167,6 +170,12 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
         self.problems = problems
         self._layout()
 
+    def set_missing(self, paths: list[str]) -> None:
+        """Mark the model files ``paths`` (parameter values) as not found; a warning, not a problem."""
+        if list(paths) != self.missing:
+            self.missing = list(paths)
+            self._layout()
+
     def set_collapsed(self, collapsed: bool) -> None:
         if collapsed != self.collapsed:
             self.collapsed = collapsed
@@ -181,11 +190,17 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
         ]
 
     def _footer_text(self) -> str:
+        return self._footer()[0]
+
+    def _footer(self) -> tuple[str, str]:
+        """The text under the node's rows and its colour."""
         if self.state in ("failed", "running") and self.message:
-            return self.message  # why it failed, or what it is doing before its progress starts
+            return self.message, "#ff8a80"  # why it failed, or what it is doing before its progress starts
         if self.problems:
-            return self.problems[0]
-        return ""
+            return self.problems[0], "#ff8a80"
+        if self.missing:
+            return missing_text(self.missing), WARNING
+        return "", ""
 
     def _layout(self) -> None:
         self.prepareGeometryChange()
@@ -215,6 +230,10 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
         return QRectF(8, top, WIDTH - 16, min(bounds.height(), 4 * metrics.height()))
 
     # ---- painting ----------------------------------------------------------------------
+    @property
+    def body_height(self) -> float:
+        return self._height
+
     def boundingRect(self) -> QRectF:  # noqa: N802
         return QRectF(-4, -4, WIDTH + 8, self._height + 8)
 
@@ -252,8 +271,9 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
             pen = QPen(QColor(t.accent), 2.4)
         elif self.state:
             pen = QPen(state_color, 2.2)
-        elif self.problems or placeholder:
-            pen = QPen(QColor("#e5534b") if self.problems else QColor("#999999"), 1.8, Qt.PenStyle.DashLine)
+        elif self.problems or self.missing or placeholder:
+            color = PROBLEM if self.problems else WARNING if self.missing else "#999999"
+            pen = QPen(QColor(color), 1.8, Qt.PenStyle.DashLine)
         else:
             pen = QPen(QColor(t.border), 1)
         painter.setPen(pen)
@@ -262,7 +282,7 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
 
         self.detailed = detailed
         if not detailed:
-            self._paint_title_only(painter, zoom)
+            paint_overview(self, painter, zoom, state_color)
             return
 
         # Title, type and the collapse arrow.
@@ -297,21 +317,11 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
                 painter.drawRoundedRect(QRectF(bar.x(), bar.y(), bar.width() * self.progress, 5), 2.5, 2.5)
             y += 10
 
-        footer = self._footer_text()
+        footer, color = self._footer()
         if footer:
             painter.setFont(_font(8))
-            painter.setPen(QColor("#ff8a80"))
+            painter.setPen(QColor(color))
             painter.drawText(self._footer_rect(footer, y), Qt.TextFlag.TextWordWrap, safe(footer))
-
-    def _paint_title_only(self, painter: QPainter, zoom: float) -> None:
-        """Zoomed out: the node's name alone, about TITLE_PIXELS high on screen, over its box."""
-        font = QFont(_font(9.5, bold=True))
-        font.setPixelSize(max(1, round(min(TITLE_PIXELS / max(zoom, 0.01), 80))))
-        painter.setFont(font)
-        painter.setPen(QColor("#ffffff"))
-        area = QRectF(6, 0, WIDTH - 12, self._height)
-        text = QFontMetricsF(font).elidedText(safe(self.node_id), Qt.TextElideMode.ElideRight, area.width())
-        painter.drawText(area, Qt.AlignmentFlag.AlignCenter, text)
 
     def _paint_ports(self, painter: QPainter) -> None:
         t = theme.current()
@@ -361,8 +371,8 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
             label = f"{int(self.progress * 100)}%"
         elif self.state == "running":
             label = "running"
-        if self.problems and not self.state:
-            label, color = "!", QColor("#e5534b")
+        if (self.problems or self.missing) and not self.state:
+            label, color = "!", QColor(PROBLEM if self.problems else WARNING)
         if not label:
             return
         painter.setFont(_font(7.5, bold=True))

@@ -130,10 +130,14 @@ class PreviewPanel(QWidget):
         per_step = (now - t0) / (self.step - s0)
         return per_step * (self.total - self.step)
 
-    def run_ended(self, status: str) -> None:
+    def run_ended(self, status: str, report: Any = None) -> None:
+        """A run is over; ``report`` (its RunReport, if any) tells a run that only reused the cache."""
         self.bar.setRange(0, 1)
         self.bar.setValue(1 if status == "done" else 0)
-        self.caption.setText(f"{status.capitalize()} after {self._elapsed()}")
+        if status == "done" and nothing_ran(report):
+            self.caption.setText("Done: all cached, nothing re-ran")
+        else:
+            self.caption.setText(f"{status.capitalize()} after {self._elapsed()}")
 
     def _next_frame(self) -> None:
         if len(self.frames) <= 1:
@@ -141,6 +145,12 @@ class PreviewPanel(QWidget):
             return
         self.frame_index = (self.frame_index + 1) % len(self.frames)
         self.view.set_image(self.frames[self.frame_index])
+
+
+def nothing_ran(report: Any) -> bool:
+    """Whether a finished run took every result from the cache (no node ran)."""
+    nodes = getattr(report, "nodes", None) or {}
+    return bool(nodes) and all(r.status == "cached" for r in nodes.values())
 
 
 def _graph_shape(graph: Any) -> Any:

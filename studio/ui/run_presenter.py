@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.textsafe import safe
 from studio.ui.history_strip import OutputEntry
+from studio.ui.preview_panel import nothing_ran
 from studio.ui.render_summary import graph_facts
 
 
@@ -32,6 +33,8 @@ class RunPresenter(QObject):
         c.status_changed.connect(self._status)
         c.preview_arrived.connect(self._preview)
         c.run_finished.connect(self._run_finished)
+        for signal in (c.job_changed, c.run_finished):
+            signal.connect(self._enable_cancel)
 
     @property
     def scene(self) -> Any:
@@ -43,6 +46,12 @@ class RunPresenter(QObject):
     def _state(self, node_id: str, state: str, progress: float | None = None, message: str = "") -> None:
         if self._in_editor(node_id):
             self.scene.set_node_state(node_id, state, progress, message)
+
+    def _enable_cancel(self, *args: Any) -> None:
+        """Cancel only while a job runs or waits."""
+        action = getattr(self.window, "cancel_action", None)
+        if action is not None:
+            action.setEnabled(self.window.runs.busy)
 
     def _job_changed(self, job: Any, status: str) -> None:
         if job is None or status != "running":
@@ -92,7 +101,7 @@ class RunPresenter(QObject):
 
     def _run_finished(self, job: Any) -> None:
         self.last_job = job
-        self.window.preview.run_ended(job.status)
+        self.window.preview.run_ended(job.status, job.report)
         status = self.window.statusBar()
         if job.status == "invalid":
             self.window.notify(f"Run #{job.id} was not started: {job.error}", "error")
@@ -103,6 +112,9 @@ class RunPresenter(QObject):
                     self._state(node_id, "")
             status.showMessage(f"Run #{job.id} cancelled", 5000)
             return
+        if job.status == "failed" and job.report is None:  # the engine failed, not a node (a render process died)
+            self._engine_failed(job)
+            return
         if job.status == "failed":
             status.showMessage(f"Run #{job.id} failed: {job.error}", 8000)
         entries = self.outputs_of(job)
@@ -110,9 +122,24 @@ class RunPresenter(QObject):
             self.window.history.add(entry)
         if entries:
             self.show_output(entries[0])
-        if job.status == "done":
+        if job.status == "done" and nothing_ran(job.report):
+            status.showMessage(f"Run #{job.id}: all cached, nothing re-ran", 8000)
+        elif job.status == "done":
             seconds = job.report.seconds if job.report else 0.0
             status.showMessage(f"Run #{job.id} finished in {seconds:.1f}s", 8000)
+
+    def _engine_failed(self, job: Any) -> None:
+        """One notice with the reason; the node that was running is marked where it stopped, and
+        nothing is left "queued" or "running"."""
+        for node_id, item in self.scene.node_items.items():
+            if item.state == "running":
+                self._state(node_id, "failed", message="stopped here: the render process ended")
+            elif item.state == "queued":
+                self._state(node_id, "")
+        error = job.error or "the render process stopped"
+        if error.startswith("RenderProcessError: "):  # the worker's "Type: message": the type says nothing here
+            error = error.split(": ", 1)[1]
+        self.window.notify(f"Run #{job.id} failed: {error}", "warning")
 
     def outputs_of(self, job: Any) -> list[OutputEntry]:
         if job.report is None:

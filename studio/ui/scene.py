@@ -354,6 +354,16 @@ class GraphScene(LinkDragging, QGraphicsScene):
         for node_id, item in self.node_items.items():
             item.set_problems(by_node.get(node_id, []))
 
+    def set_missing_files(self, estimate: Any) -> None:
+        """Mark the nodes whose model files the memory estimate did not find (None: not known, kept)."""
+        if estimate is None:
+            return
+        by_node: dict[str, list[str]] = {}
+        for node_id, _type, path in estimate.missing:
+            by_node.setdefault(node_id, []).append(path)
+        for node_id, item in self.node_items.items():
+            item.set_missing(by_node.get(node_id, []))
+
     def _commit_moves(self) -> None:
         moves = {}
         for node_id, item in self.node_items.items():

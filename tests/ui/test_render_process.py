@@ -58,6 +58,14 @@ def test_a_crash_in_the_render_process_fails_the_job_and_the_window_goes_on(qtbo
         assert failed.status == "failed" and "was killed" in failed.error
         assert "Run starts a new one" in failed.error
         assert [n.id for n in window.scene.graph.nodes] == ["crash", "sink"]  # the graph is kept
+        # One calm notice with the reason; the node it stopped in says so, nothing is left running.
+        reason = failed.error.removeprefix("RenderProcessError: ")
+        assert not window.banner.isHidden() and window.banner.text() == f"Run #{failed.id} failed: {reason}"
+        assert reason.startswith("The render process was killed")
+        states = {node_id: item.state for node_id, item in window.scene.node_items.items()}
+        assert states == {"crash": "failed", "sink": ""}
+        assert "render process" in window.scene.node_items["crash"].message
+        assert window.preview.caption.text().startswith("Failed after")
 
         window.scene.set_graph(chain(("Pid", "pid"), ("Sink", "sink")))
         with qtbot.waitSignal(window.runs.run_finished, timeout=60_000) as finished:
