@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from studio.ui import theme
 from studio.ui.run_controller import RunController
+from studio.ui.run_presenter import plain_error
 
 EMPTY_TEXT = (
     "Queued renders appear here: Run (Ctrl+Enter), or Queue N… to render a graph several times "
@@ -108,7 +109,7 @@ class QueuePanel(QWidget):
         if job.report is not None and job.status != "running":
             line += f"  ·  {job.report.seconds:.1f}s"
         if job.error:
-            line += f"\n     {job.error.splitlines()[0][:120]}"
+            line += f"\n     {plain_error(job.error).splitlines()[0][:120]}"
         return line
 
     def _progress_changed(self, job_id: int, node_id: str, done: int, total: int) -> None:

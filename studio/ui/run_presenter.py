@@ -14,6 +14,12 @@ from studio.ui.preview_panel import nothing_ran
 from studio.ui.render_summary import graph_facts
 
 
+def plain_error(error: str) -> str:
+    """A job's error as a user reads it: the worker writes "Type: message", and a render process's
+    type says nothing its message does not."""
+    return error.removeprefix("RenderProcessError: ")
+
+
 class RunPresenter(QObject):
     output_shown = Signal(object)  # the OutputEntry now in the viewer
 
@@ -136,10 +142,7 @@ class RunPresenter(QObject):
                 self._state(node_id, "failed", message="stopped here: the render process ended")
             elif item.state == "queued":
                 self._state(node_id, "")
-        error = job.error or "the render process stopped"
-        if error.startswith("RenderProcessError: "):  # the worker's "Type: message": the type says nothing here
-            error = error.split(": ", 1)[1]
-        self.window.notify(f"Run #{job.id} failed: {error}", "warning")
+        self.window.notify(f"Run #{job.id} failed: {plain_error(job.error or 'the render process stopped')}", "warning")
 
     def outputs_of(self, job: Any) -> list[OutputEntry]:
         if job.report is None:

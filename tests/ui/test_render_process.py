@@ -66,6 +66,7 @@ def test_a_crash_in_the_render_process_fails_the_job_and_the_window_goes_on(qtbo
         assert states == {"crash": "failed", "sink": ""}
         assert "render process" in window.scene.node_items["crash"].message
         assert window.preview.caption.text().startswith("Failed after")
+        assert window.queue_panel.list.item(0).text().split("\n")[1].strip().startswith("The render process was killed")
 
         window.scene.set_graph(chain(("Pid", "pid"), ("Sink", "sink")))
         with qtbot.waitSignal(window.runs.run_finished, timeout=60_000) as finished:

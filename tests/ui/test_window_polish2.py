@@ -28,6 +28,7 @@ def test_a_missing_model_file_is_marked_on_its_node_until_it_is_found(window, qt
     assert footer.startswith("Model file not found: Wan21_T2V_14B_li…rank32.safetensors (add its folder")
     assert overview_lines(lora) == ("lora", "model file missing", WARNING)  # zoomed out too
     assert not lora.problems and not items["sampler"].missing  # a warning on the node, not a problem
+    assert window._ready_to_run() and lora.missing  # Run is not stopped by it; validating keeps the mark
 
     # A stranger's file name is shown escaped; another path drops the mark at once, before an estimate.
     with qtbot.waitSignal(label.estimated, timeout=20_000):
