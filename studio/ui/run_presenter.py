@@ -29,10 +29,13 @@ class RunPresenter(QObject):
         self.graphs: dict[int, Any] = {}  # job id -> the graph snapshot it runs
         self.last_job: Any = None
         self._status_from: tuple[int, str] | None = None  # the node whose status the status bar shows
+        # The job the canvas and the live preview follow: the one that started last. A render farm
+        # runs several at once; the others' states would overwrite each other on the one canvas.
+        self.shown_job: int | None = None
         c = window.runs
         c.job_changed.connect(self._job_changed)
-        c.node_started.connect(lambda job, node: self._state(node, "running", 0.0))
-        c.node_cached.connect(lambda job, node: self._state(node, "cached"))
+        c.node_started.connect(lambda job, node: self._shown(job) and self._state(node, "running", 0.0))
+        c.node_cached.connect(lambda job, node: self._shown(job) and self._state(node, "cached"))
         c.node_finished.connect(self._node_finished)
         c.node_failed.connect(self._node_failed)
         c.progress_changed.connect(self._progress)
@@ -45,6 +48,9 @@ class RunPresenter(QObject):
     @property
     def scene(self) -> Any:
         return self.window.scene
+
+    def _shown(self, job_id: int) -> bool:
+        return job_id == self.shown_job
 
     def _in_editor(self, node_id: str) -> bool:
         return node_id in self.scene.node_items
@@ -64,6 +70,7 @@ class RunPresenter(QObject):
             return
         from studio.engine.plan import plan
 
+        self.shown_job = job.id
         self.scene.clear_states()
         self.window.problems.clear_failures()
         try:
@@ -76,16 +83,22 @@ class RunPresenter(QObject):
         self.window.statusBar().showMessage(f"Running #{job.id} {job.title or ''}…")
 
     def _progress(self, job_id: int, node_id: str, done: int, total: int) -> None:
+        if not self._shown(job_id):
+            return
         self._state(node_id, "running", done / total if total else None)
         self.window.preview.show_progress(node_id, done, total)
 
     def _node_finished(self, job_id: int, node_id: str, seconds: float) -> None:
+        if not self._shown(job_id):
+            return
         self._state(node_id, "done")
         if self._status_from == (job_id, node_id):  # what it was doing is over: don't leave it showing
             self._status_from = None
             self.window.statusBar().showMessage(f"Running #{job_id}…")
 
     def _status(self, job_id: int, node_id: str, text: str) -> None:
+        if not self._shown(job_id):
+            return
         self._status_from = (job_id, node_id)
         item = self.scene.node_items.get(node_id)
         self._state(node_id, "running", item.progress if item is not None else None, text)
@@ -93,11 +106,16 @@ class RunPresenter(QObject):
         self.window.statusBar().showMessage(safe(f"Run #{job_id} · {node_id}: {text}"))
 
     def _preview(self, job_id: int, node_id: str, image: Any, step: Any, total: Any) -> None:
+        if not self._shown(job_id):
+            return
         if step is not None and total:
             self._state(node_id, "running", step / total)
         self.window.preview.show_preview(node_id, image, step, total)
 
     def _node_failed(self, job_id: int, node_id: str, message: str, skipped: Any) -> None:
+        if not self._shown(job_id):
+            self.window.problems.add_failure(node_id, message)  # still listed; the canvas shows another job
+            return
         short = message.split(": ", 1)[1] if ": " in message else message
         self._state(node_id, "failed", message=short)
         for other in skipped:
@@ -107,19 +125,21 @@ class RunPresenter(QObject):
 
     def _run_finished(self, job: Any) -> None:
         self.last_job = job
-        self.window.preview.run_ended(job.status, job.report)
+        shown = self._shown(job.id)
+        if shown:
+            self.window.preview.run_ended(job.status, job.report)
         status = self.window.statusBar()
         if job.status == "invalid":
             self.window.notify(f"Run #{job.id} was not started: {job.error}", "error")
             return
         if job.status == "cancelled":
-            for node_id, item in self.scene.node_items.items():
+            for node_id, item in self.scene.node_items.items() if shown else ():
                 if item.state in ("queued", "running"):
                     self._state(node_id, "")
             status.showMessage(f"Run #{job.id} cancelled", 5000)
             return
         if job.status == "failed" and job.report is None:  # the engine failed, not a node (a render process died)
-            self._engine_failed(job)
+            self._engine_failed(job, shown)
             return
         if job.status == "failed":
             status.showMessage(f"Run #{job.id} failed: {job.error}", 8000)
@@ -134,10 +154,10 @@ class RunPresenter(QObject):
             seconds = job.report.seconds if job.report else 0.0
             status.showMessage(f"Run #{job.id} finished in {seconds:.1f}s", 8000)
 
-    def _engine_failed(self, job: Any) -> None:
+    def _engine_failed(self, job: Any, shown: bool) -> None:
         """One notice with the reason; the node that was running is marked where it stopped, and
-        nothing is left "queued" or "running"."""
-        for node_id, item in self.scene.node_items.items():
+        nothing is left "queued" or "running" (on the canvas when it shows this job)."""
+        for node_id, item in self.scene.node_items.items() if shown else ():
             if item.state == "running":
                 self._state(node_id, "failed", message="stopped here: the render process ended")
             elif item.state == "queued":

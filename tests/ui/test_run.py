@@ -150,3 +150,28 @@ def test_the_empty_queue_says_what_appears_there_until_a_job_is_queued(window, q
     assert not panel.empty.isVisibleTo(panel) and panel.list.count() == 1
     window.runs.remove(job.id)
     assert panel.empty.isVisibleTo(panel) and not panel.list.isVisibleTo(panel)
+
+
+def test_with_jobs_running_at_once_the_canvas_follows_the_one_started_last(window):
+    """A render farm runs several jobs at once: the canvas and the live preview show one of them,
+    not both jobs' node states overwriting each other."""
+    from types import SimpleNamespace
+
+    node = small_graph(window, sampler=True)["sampler"]
+    runs = window.runs
+    first = SimpleNamespace(id=1, graph=window.scene.graph.copy(), title="a")
+    second = SimpleNamespace(id=2, graph=window.scene.graph.copy(), title="b")
+    runs.job_changed.emit(first, "running")
+    runs.job_changed.emit(second, "running")
+    item = window.scene.node_items[node]
+    assert item.state == "queued"
+    runs.node_started.emit(1, node)
+    runs.progress_changed.emit(1, node, 2, 3)
+    assert item.state == "queued"  # the first job's progress does not land on the canvas
+    runs.node_started.emit(2, node)
+    runs.progress_changed.emit(2, node, 1, 3)
+    assert item.state == "running" and item.progress == pytest.approx(1 / 3)
+    runs.node_failed.emit(1, node, "FakeSampler: it broke", ())
+    assert item.state == "running"  # listed under Problems, not drawn over the shown job
+    listed = [window.problems.list.item(row).text() for row in range(window.problems.list.count())]
+    assert any("it broke" in text for text in listed)
