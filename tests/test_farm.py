@@ -269,9 +269,8 @@ def test_the_render_queue_spreads_its_jobs_over_the_cluster(cluster, tmp_path):
 
     registry = default_registry()
     seen: list[tuple[int, str]] = []
-    queue = RenderQueue(
-        ClusterRunner(cluster, registry, tmp_path), lambda job, event: event and seen.append((job.id, event.kind))
-    )
+    runner = ClusterRunner(cluster, registry, tmp_path)
+    queue = RenderQueue(runner, lambda job, event: event and seen.append((job.id, event.kind)))
     try:
         graph = load_graph(PATTERN)
         graph.set_param("pattern", "frames", 8)
@@ -286,6 +285,16 @@ def test_the_render_queue_spreads_its_jobs_over_the_cluster(cluster, tmp_path):
             time.sleep(0.1)
         queue.cancel(long_job.id)
         assert queue.wait_idle(180)
+        # "Unload models" and "Clear cache" in the window reach every worker.
+        import ray
+
+        def kept() -> list[int]:
+            return [size["outputs"] for size in ray.get([w.cache_sizes.remote() for w in runner.farm.workers])]
+
+        assert all(kept())  # both workers ran jobs and keep their outputs
+        assert runner.unload_models() == []  # the pattern graph loads no model
+        runner.clear_outputs()
+        assert kept() == [0, 0]
     finally:
         queue.shutdown(30)
     assert [j.status for j in jobs] == ["done"] * 3, [j.error for j in jobs]

@@ -25,6 +25,7 @@ from studio.farm.driver import CANCEL_WAIT_S, POLL_S, Farm, FarmError, _first_li
 from studio.farm.results import model_signature, place_file, repoint
 
 EventHandler = Callable[[Event], None]
+CALL_TIMEOUT_S = 30.0  # Unload models / Clear cache: every worker answers, or the window says it did not
 RETRY_AFTER_S = 15.0  # after a failed connect, the jobs queued behind fail at once for this long (not 10 s each)
 
 
@@ -99,6 +100,27 @@ class ClusterRunner:
     def estimate(self, graph: Any) -> Any:
         """No estimate here (the window's memory label): this machine's memory says nothing about the workers'."""
         raise FarmError(f"renders go to the render farm at {self.address}: its workers' memory is not estimated here")
+
+    def unload_models(self) -> list[str]:
+        """Every worker drops its loaded models; returns the keys dropped (none before connecting).
+        Blocks for the workers' answers: call it off the GUI thread."""
+        import ray
+
+        farm = self.farm
+        if farm is None:
+            return []
+        answers = ray.get([worker.unload_models.remote() for worker in farm.workers], timeout=CALL_TIMEOUT_S)
+        for loaded in farm.loaded:
+            loaded.clear()  # no worker holds a job's models now: any idle one will do
+        return [key for keys in answers for key in keys]
+
+    def clear_outputs(self) -> None:
+        """Every worker forgets the node outputs it keeps. Blocks: call it off the GUI thread."""
+        import ray
+
+        farm = self.farm
+        if farm is not None:
+            ray.get([worker.clear_outputs.remote() for worker in farm.workers], timeout=CALL_TIMEOUT_S)
 
     def close(self) -> None:
         """Stop the workers and disconnect (the queue calls this on its own thread)."""

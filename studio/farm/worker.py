@@ -71,6 +71,19 @@ class RenderWorker:
             if not shared_dir:
                 shutil.rmtree(output_dir, ignore_errors=True)
 
+    def unload_models(self) -> list[str]:
+        """Drop this worker's loaded models ("Unload models" in the window); nothing before its first job."""
+        return self._engine.unload_models() if self._engine is not None else []
+
+    def cache_sizes(self) -> dict[str, int]:
+        """What this worker keeps between jobs (bytes of outputs, models, disk cache)."""
+        return self._engine.cache_sizes() if self._engine is not None else {"outputs": 0, "models": 0, "disk": 0}
+
+    def clear_outputs(self) -> None:
+        """Forget the node outputs this worker keeps ("Clear cache" in the window)."""
+        if self._engine is not None:
+            self._engine.clear_outputs()
+
     @property
     def engine(self) -> Engine:
         """The engine, built on the first job: this machine's settings, model folders and device."""

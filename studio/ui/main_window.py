@@ -255,11 +255,16 @@ class MainWindow(QMainWindow):
 
     def _unload_models(self) -> None:
         count = self.runs.unload_models()
+        if count is None:  # a render farm: its answer comes as a notice
+            self.notify("Unloading models on the render farm's workers…", "status")
+            return
         self.notify(f"Unloaded {count} model{'s' if count != 1 else ''}; the next run loads what it needs", "status")
 
     def _clear_cache(self) -> None:
-        self.runs.clear_cache()
-        self.notify("Cache cleared: the next run computes every node again (loaded models stay)", "status")
+        if self.runs.clear_cache():
+            self.notify("Cache cleared: the next run computes every node again (loaded models stay)", "status")
+        else:
+            self.notify("Clearing the render farm's caches…", "status")
 
     def _source(self) -> str:
         return str(self.document.path or "")

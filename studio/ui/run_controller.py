@@ -33,6 +33,7 @@ class RunController(QObject):
     memory_warned = Signal(int, str)  # job id, the estimate's warning: the run will not fit, and what would
     notice = Signal(str, str)  # level ("status" | "error"), text: where jobs run (a render farm unreachable)
     _relayed = Signal(object, object, object)
+    _farm_answered = Signal(str, str)  # from the thread that asked a render farm's workers
 
     def __init__(self, make_engine: Callable[[], Any], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -44,6 +45,7 @@ class RunController(QObject):
         self._latest_preview: dict[int, Any] = {}
         self._finished: set[int] = set()
         self._relayed.connect(self._dispatch, Qt.ConnectionType.QueuedConnection)
+        self._farm_answered.connect(self._farm_answer, Qt.ConnectionType.QueuedConnection)
 
     @property
     def queue(self) -> Any:
@@ -119,16 +121,42 @@ class RunController(QObject):
         engine = self.engine
         return engine.cache_sizes() if engine is not None else {"outputs": 0, "models": 0, "disk": 0}
 
-    def unload_models(self) -> int:
-        """Release every loaded model (a run in progress keeps those it holds); returns how many."""
-        count = len(self.engine.unload_models()) if self.engine is not None else 0
+    def unload_models(self) -> int | None:
+        """Release every loaded model (a run in progress keeps those it holds); returns how many, or
+        None for a render farm: its workers answer over the network, off this thread, in a notice."""
+        engine = self._queue.engine if self._queue is not None else None
+        if getattr(engine, "concurrent", False):
+            self._on_farm(lambda: engine.unload_models(), "Unloaded {} model(s) on the render farm's workers")
+            return None
+        count = len(engine.unload_models()) if engine is not None else 0
         self.cache_changed.emit()
         return count
 
-    def clear_cache(self) -> None:
-        """Forget every node output, in memory and on disk; loaded models stay."""
-        if self.engine is not None:
-            self.engine.clear_outputs()
+    def clear_cache(self) -> bool:
+        """Forget every node output, in memory and on disk; loaded models stay. False for a render
+        farm: its workers clear theirs off this thread and a notice says when they did."""
+        engine = self._queue.engine if self._queue is not None else None
+        if getattr(engine, "concurrent", False):
+            self._on_farm(lambda: engine.clear_outputs(), "The render farm's workers cleared their caches")
+            return False
+        if engine is not None:
+            engine.clear_outputs()
+        self.cache_changed.emit()
+        return True
+
+    def _on_farm(self, call: Callable[[], Any], done: str) -> None:
+        def work() -> None:
+            try:
+                result = call()
+            except Exception as exc:  # unreachable workers, a timeout: say so, the window goes on
+                self._farm_answered.emit("error", f"The render farm did not answer: {type(exc).__name__}: {exc}")
+                return
+            self._farm_answered.emit("status", done.format(len(result) if isinstance(result, list) else ""))
+
+        threading.Thread(target=work, name="farm-call", daemon=True).start()
+
+    def _farm_answer(self, level: str, text: str) -> None:  # in the GUI thread (a queued connection)
+        self.notice.emit(level, text)
         self.cache_changed.emit()
 
     def warm_up(self) -> None:

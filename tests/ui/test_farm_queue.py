@@ -34,6 +34,7 @@ class FakeFarm:
         self.lock = threading.Lock()
         self.threads: set[str] = set()
         self.most_at_once = 0
+        self.unloaded = 0
 
     @property
     def slots(self) -> int:
@@ -55,6 +56,14 @@ class FakeFarm:
         finally:
             with self.lock:
                 self.free.append(worker)
+
+    def unload_models(self):
+        self.unloaded += 1
+        return [key for engine in self.engines for key in engine.unload_models()]
+
+    def clear_outputs(self):
+        for engine in self.engines:
+            engine.clear_outputs()
 
     def close(self) -> None:
         self.closed = True
@@ -221,3 +230,19 @@ def test_the_farm_address_is_a_setting_and_picks_the_runner(ui_registry, studio_
     runner = make_engine(Settings.load(), ui_registry)
     assert isinstance(runner, ClusterRunner) and runner.address == "gpu-head:6379" and runner.slots == 1
     assert not isinstance(make_engine(Settings(), ui_registry), ClusterRunner)
+
+
+def test_unload_and_clear_cache_reach_the_farms_workers_without_blocking_the_window(farm_window, qtbot):
+    window = farm_window
+    small_graph(window, sampler=True, steps=1)
+    jobs = window.queue_batch(2, "increment")
+    _finish(window, qtbot, jobs)
+    assert any(engine.cache_sizes()["outputs"] for engine in window.farm.engines)
+    with qtbot.waitSignal(window.runs.notice, timeout=10_000) as told:
+        window.unload_action.trigger()
+    assert told.args == ["status", "Unloaded 0 model(s) on the render farm's workers"]
+    assert window.farm.unloaded == 1
+    with qtbot.waitSignal(window.runs.notice, timeout=10_000) as told:
+        window.clear_cache_action.trigger()
+    assert told.args == ["status", "The render farm's workers cleared their caches"]
+    assert all(engine.cache_sizes()["outputs"] == 0 for engine in window.farm.engines)
