@@ -106,7 +106,7 @@ def file_encoder(part: Path, torch_dtype: Any, allow_pickle: bool) -> Any:
     from accelerate import init_empty_weights
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
-    from nodes.diffusion.families.wan_files import read_weights
+    from nodes.diffusion.families.wan_files import mismatch, read_weights
 
     if part.suffix == ".gguf":
         raise NodeError(f"image_encoder: {part.name} is a GGUF file; {HELP}")
@@ -117,13 +117,8 @@ def file_encoder(part: Path, torch_dtype: Any, allow_pickle: bool) -> Any:
     expected = set(model.state_dict())
     if HF + "embeddings.class_embedding" not in expected:  # transformers 5 keeps the tower at the top level
         state = {key.removeprefix(HF): value for key, value in state.items()}
-    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-    if missing or unexpected:
-        detail = "; ".join(
-            f"{what}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
-            for what, keys in (("missing", missing), ("not in the model", unexpected))
-            if keys
-        )
+    detail = mismatch(expected, state)
+    if detail:
         raise NodeError(f"image_encoder: {part.name} is not a complete CLIP vision model ({detail}); {HELP}")
     state = {key: value.to(torch_dtype) if value.is_floating_point() else value for key, value in state.items()}
     try:

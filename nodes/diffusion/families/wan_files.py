@@ -303,16 +303,21 @@ def empty_model(cls: Any, config: dict[str, Any], state: dict[str, Any], name: s
 
     with init_empty_weights():
         model = cls.from_config(config)
-    expected = set(model.state_dict())
-    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
-    if missing or unexpected:
-        detail = "; ".join(
-            f"{what}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
-            for what, keys in (("missing", missing), ("not in the model", unexpected))
-            if keys
-        )
+    detail = mismatch(set(model.state_dict()), state)
+    if detail:
         raise NodeError(f"{name}: its tensors do not make the {cls.__name__} their shapes describe ({detail})")
     return model
+
+
+def mismatch(expected: set[str], state: dict[str, Any]) -> str:
+    """What keeps ``state`` from being exactly the ``expected`` tensors ("missing: a, b; not in the
+    model: c"), or "" when it is."""
+    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    return "; ".join(
+        f"{what}: {', '.join(keys[:3])}{' …' if len(keys) > 3 else ''}"
+        for what, keys in (("missing", missing), ("not in the model", unexpected))
+        if keys
+    )
 
 
 def cast_loaded(model: Any, torch_dtype: Any, loaded: set[str]) -> None:
