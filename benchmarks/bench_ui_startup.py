@@ -25,20 +25,28 @@ import sys
 import tempfile
 import time
 
-EMPTY = r"""
-from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
-
-def report(event):
-    print(json.dumps({"event": event, "cpu": time.process_time()}), flush=True)
-
+# Both children watch their window the same way: the frame counts once the event loop turns after
+# its first paint event (the whole frame painted and flushed).
+WATCH = r"""
 class FirstPaint(QObject):
     def eventFilter(self, obj, event):
         if event.type() == QEvent.Type.Paint:
             obj.removeEventFilter(self)
             QTimer.singleShot(0, painted)  # runs once the whole frame is painted and flushed
         return False
+"""
 
+EMPTY = (
+    r"""
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+def report(event):
+    print(json.dumps({"event": event, "cpu": time.process_time()}), flush=True)
+
+"""
+    + WATCH
+    + r"""
 def painted():
     report("painted")
     report("built")
@@ -52,8 +60,10 @@ window.installEventFilter(watcher)
 window.show()
 app.exec()
 """
+)
 
-STUDIO = r"""
+STUDIO = (
+    r"""
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QMainWindow
 
@@ -64,13 +74,9 @@ def report(event):
     facts["diffusers"] = "diffusers" in sys.modules
     print(json.dumps(facts), flush=True)
 
-class FirstPaint(QObject):
-    def eventFilter(self, obj, event):
-        if event.type() == QEvent.Type.Paint:
-            obj.removeEventFilter(self)
-            QTimer.singleShot(0, painted)  # runs once the whole frame is painted and flushed
-        return False
-
+"""
+    + WATCH
+    + r"""
 def painted():
     report("painted")
     window = shown[0]
@@ -94,6 +100,7 @@ from studio.cli import main
 main(ARGV)
 shown[0].shutdown()
 """
+)
 
 
 def start(mode: str, argv: list[str], env: dict[str, str]) -> dict[str, dict]:
