@@ -36,7 +36,11 @@ def _extra_specs():
         os.kill(os.getpid(), signal.SIGKILL)  # as the system does to a process out of memory
         return {"out": 0}
 
-    return [pid, nap, crash]
+    @node_type("GpuFault", category="Test", outputs=[OutputSpec("out", NUMBER)])
+    def gpu_fault(ctx):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    return [pid, nap, crash, gpu_fault]
 
 
 def nodes_engine(output_dir: str) -> Engine:

@@ -101,3 +101,16 @@ def test_an_engine_that_cannot_start_fails_each_job_with_the_reason():
             engine.estimate(pid_graph())
     finally:
         engine.close()
+
+
+def test_a_gpu_fault_that_poisons_the_process_restarts_it_for_the_next_run(engine):
+    """CUDA's sticky errors (an illegal memory access, a device-side assert) leave the process's GPU
+    unusable: the job fails with its error, says the process restarts, and the next run gets a new one."""
+    first = engine.run(pid_graph()).outputs["sink"]["result"]
+    events = []
+    report = engine.run(chain(("GpuFault", "fault"), ("Sink", "sink")), events.append)
+    assert report.failed["fault"].error.startswith("RuntimeError: CUDA error: an illegal memory access")
+    notices = [e.text for e in events if e.kind == "notice"]
+    assert notices and "the next run starts a new one" in notices[-1]
+    again = engine.run(pid_graph())
+    assert again.ok and again.outputs["sink"]["result"] != first

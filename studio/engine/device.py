@@ -61,3 +61,22 @@ def default_dtype(device: str) -> str:
     if device == "mps":
         return "float16"
     return "float32"
+
+
+# CUDA errors after which the process's CUDA context is unusable: every later kernel fails too,
+# until the process ends (CUDA's "sticky" errors; out of memory is not one of them).
+STICKY_GPU_ERRORS = (
+    "illegal memory access",
+    "device-side assert",
+    "unspecified launch failure",
+    "misaligned address",
+    "illegal instruction",
+    "uncorrectable ecc error",
+    "hardware stack error",
+)
+
+
+def sticky_gpu_error(text: str) -> bool:
+    """Whether ``text`` (an error message) reports a GPU fault that only a new process recovers from."""
+    lowered = text.lower()
+    return any(pattern in lowered for pattern in STICKY_GPU_ERRORS)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import threading
@@ -41,6 +42,7 @@ ESTIMATE_TIMEOUT_S = 120.0  # asked on a thread of its own; the first one may wa
 CALL_TIMEOUT_S = 10.0  # an unload or a clear, asked by the window: never hang it for long
 CLOSE_WAIT_S = 5.0
 POLL_S = 0.05
+RESTART_NOTE = "the GPU cannot be used again in this render process; the next run starts a new one"
 NO_SIZES = {"outputs": 0, "models": 0, "disk": 0}
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class ProcessEngine:
         self._conn: Any = None
         self._reader: threading.Thread | None = None
         self._ready = threading.Event()  # the child has built its engine and found its device
+        self._retiring: Any = None  # a process that said it ends after its job (its GPU is unusable)
         self._jobs: dict[int, _Pending] = {}
         self._calls: dict[int, _Pending] = {}
         self._ids = itertools.count(1)
@@ -174,6 +177,8 @@ class ProcessEngine:
     def _started(self) -> None:
         if self._closed:
             raise RenderProcessError("the render process was closed")
+        if self._process is not None and self._retiring is self._process:
+            self._reader.join(CLOSE_WAIT_S)  # it is ending by itself (a poisoned GPU): let it go first
         if self._process is not None:
             return
         context = multiprocessing.get_context("spawn")  # never fork a process that runs Qt
@@ -268,6 +273,8 @@ class ProcessEngine:
                 self._sizes = message[1]
             elif kind == "ready":
                 self._ready.set()
+            elif kind == "retiring":
+                self._retiring = process
         process.join(CLOSE_WAIT_S)
         if process.exitcode is None:  # the pipe closed but the process hangs on: end it
             process.kill()
@@ -282,9 +289,10 @@ class ProcessEngine:
                         f"The render process {reason}. The graph and earlier outputs are kept; Run starts a new one.",
                     ),
                 )
-        with self._lock:
-            if self._process is process:
-                self._process, self._conn = None, None
+        # No lock: only _started replaces a process, and only once this one is cleared (it may hold
+        # the lock while it waits for this thread to end, after a poisoned GPU).
+        if self._process is process:
+            self._process, self._conn = None, None
         conn.close()
 
 
@@ -347,8 +355,16 @@ def child_main(conn: Any, factory: Callable[[], Engine]) -> None:
             except BaseException as exc:  # the job fails; the process serves the next one
                 error = ("error", f"{type(exc).__name__}: {exc}")
             tokens.pop(job, None)
+            sticky = _sticky_gpu_error(report, error)
+            if sticky:
+                send(("event", job, Notice("error", f"{sticky}: {RESTART_NOTE}")))
+                send(("retiring",))  # before "done": the parent's next job waits for a new process
             send(("sizes", _sizes(engine)))  # before "done": the window reads them when the job ends
             send(("done", job, None if report is None else _sendable(report), error))
+            if sticky:
+                # The GPU context is unusable for every later job: end here (everything is sent;
+                # no teardown, which may itself fault) and the next run starts a new process.
+                os._exit(0)
 
     def answer(call: int, method: str, args: tuple, kwargs: dict) -> None:
         value, error = None, None
@@ -411,6 +427,15 @@ def _serve_failure(conn: Any, send: Callable[[tuple], None], text: str) -> None:
             send(("reply", message[1], None, ("error", text)))
         elif message[0] == "close":
             return
+
+
+def _sticky_gpu_error(report: RunReport | None, error: tuple[str, Any] | None) -> str | None:
+    """The job's error that left the GPU unusable in this process, if any."""
+    from studio.engine.device import sticky_gpu_error
+
+    texts = [str(error[1])] if error is not None and error[0] == "error" else []
+    texts += [r.error or "" for r in report.failed.values()] if report is not None else []
+    return next((text for text in texts if sticky_gpu_error(text)), None)
 
 
 def _sendable(report: RunReport) -> RunReport:

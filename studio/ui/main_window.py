@@ -33,7 +33,7 @@ BUILT_AFTER_PAINT = frozenset(
     {
         "view", "scene", "registry", "banner", "runs", "inspector", "preview", "viewer", "queue_panel", "problems",
         "history", "timeline", "document", "presenter", "adding", "autosaver", "memory_estimate", "cache_status",
-        "recent_menu", "examples_menu", "unload_action", "clear_cache_action",
+        "recent_menu", "examples_menu", "unload_action", "clear_cache_action", "restart_action",
     }
 )  # fmt: skip
 
@@ -259,6 +259,14 @@ class MainWindow(QMainWindow):
             self.notify("Unloading models on the render farm's workers…", "status")
             return
         self.notify(f"Unloaded {count} model{'s' if count != 1 else ''}; the next run loads what it needs", "status")
+
+    def restart_renderer(self) -> None:
+        """A new render process (or engine) for the next run: every byte of GPU memory back, e.g.
+        after a driver error; a run in progress finishes first."""
+        busy = self.runs.busy
+        self.runs.reconfigure()
+        when = "after the running job" if busy else "for the next run"
+        self.notify(f"The render process restarts {when}; models load again when needed", "status")
 
     def _clear_cache(self) -> None:
         if self.runs.clear_cache():

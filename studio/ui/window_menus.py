@@ -90,6 +90,8 @@ def fill_menus(window: Any) -> None:
     run.addSeparator()
     window.unload_action = make_action(window, run, "Unload models", [], window._unload_models)
     window.clear_cache_action = make_action(window, run, "Clear cache", [], window._clear_cache)
+    window.restart_action = make_action(window, run, "Restart render process", [], window.restart_renderer)
+    window.restart_action.setToolTip("Start renders afresh: all GPU memory back, models load again on the next run")
     make_action(window, window.menus["&Help"], "About Studio", [], window._about)
 
 

@@ -175,3 +175,17 @@ def test_with_jobs_running_at_once_the_canvas_follows_the_one_started_last(windo
     assert item.state == "running"  # listed under Problems, not drawn over the shown job
     listed = [window.problems.list.item(row).text() for row in range(window.problems.list.count())]
     assert any("it broke" in text for text in listed)
+
+
+def test_restart_render_process_gives_the_next_run_a_fresh_engine(window, qtbot):
+    small_graph(window, sampler=True, steps=1)
+    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000):
+        window.run()
+    before = window.runs.engine
+    window.restart_action.trigger()
+    assert window.runs.engine is not before  # models and GPU memory go with the old one
+    told = window.statusBar().currentMessage()
+    assert told == "The render process restarts for the next run; models load again when needed"
+    with qtbot.waitSignal(window.runs.run_finished, timeout=20_000) as finished:
+        window.run()
+    assert finished.args[0].status == "done"
