@@ -202,6 +202,8 @@ class ProcessEngine:
         with self._lock:
             try:
                 self._conn.send(message)
+            except (pickle.PicklingError, TypeError) as exc:  # something in the graph that cannot cross
+                raise RenderProcessError(f"could not send {message[0]} to the render process: {exc}") from exc
             except (OSError, ValueError, AttributeError) as exc:
                 raise RenderProcessError(f"the render process is not reachable: {exc}") from exc
 
