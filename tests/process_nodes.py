@@ -54,5 +54,15 @@ def broken_engine() -> Engine:
 def nodes_registry():
     """The same node types in the window's process (it validates before it queues)."""
     registry = Recorder().registry
-    registry.register_all(_extra_specs())
+    registry.register_all([*_extra_specs(), *_stubborn_specs()])
     return registry
+
+
+def _stubborn_specs():
+    @node_type("Stubborn", category="Test", outputs=[OutputSpec("out", NUMBER)])
+    def stubborn(ctx):
+        ctx.progress(0, 1)
+        time.sleep(120)  # a model load that cannot stop between steps
+        return {"out": 0}
+
+    return [stubborn]

@@ -114,3 +114,18 @@ def test_a_gpu_fault_that_poisons_the_process_restarts_it_for_the_next_run(engin
     assert notices and "the next run starts a new one" in notices[-1]
     again = engine.run(pid_graph())
     assert again.ok and again.outputs["sink"]["result"] != first
+
+
+def test_a_job_that_cannot_stop_is_ended_with_its_process_after_the_grace_time(engine, monkeypatch):
+    import studio.engine.process as process
+
+    monkeypatch.setattr(process, "CANCEL_GRACE_S", 1.0)
+    first = engine.run(pid_graph()).outputs["sink"]["result"]
+    cancel = CancelToken()
+    started = threading.Event()
+    threading.Thread(target=lambda: started.wait(30) and cancel.cancel(), daemon=True).start()
+    graph = chain(("Stubborn", "stubborn"), ("Sink", "sink"))
+    report = engine.run(graph, lambda e: isinstance(e, Progress) and started.set(), cancel=cancel)
+    assert report.cancelled  # within the grace time and a moment, not the node's two minutes
+    again = engine.run(pid_graph())
+    assert again.ok and again.outputs["sink"]["result"] != first  # a new process
