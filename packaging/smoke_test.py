@@ -87,6 +87,17 @@ def check_render(exe: Path, env: dict[str, str], cwd: Path, out: Path) -> tuple[
     return {"render_seconds": round(seconds, 1), "video_bytes": videos[0].stat().st_size}, videos[0]
 
 
+def check_render_process(exe: Path, env: dict[str, str], cwd: Path, out: Path) -> dict:
+    """The window renders in a child process; in the bundle, spawn re-runs the frozen app for it."""
+    out.mkdir(exist_ok=True)
+    check_env = {**env, "STUDIO_RENDER_CHECK": "1"}
+    done = run([str(exe), "resources/graphs/starter.graph.json", str(out)], check_env, cwd)
+    facts = next((json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")), None)
+    if not facts or not facts["ok"] or not facts["files"] or facts["child_pid"] in (None, facts["window_pid"]):
+        raise SmokeFailed(f"the render process did not render the starter graph:\n{done.stdout[-2000:]}")
+    return {"render_process": "ok"}
+
+
 def screenshot(exe: Path, env: dict[str, str], cwd: Path, opened: Path, target: Path, wait: float = 40) -> dict:
     """Open the window on Xvfb with ``opened`` (a rendered video: its graph is restored) and take a shot."""
     if not shutil.which("xvfb-run") or not shutil.which("import"):
@@ -192,7 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     work = (args.work or Path(tempfile.mkdtemp(prefix="studio-smoke-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
     home, cwd = work / "home", work / "elsewhere"
-    for folder in (home, cwd, work / "out"):  # a fresh start each time: the checks count what was written
+    for folder in (
+        home,
+        cwd,
+        work / "out",
+        work / "out-process",
+    ):  # a fresh start each time: the checks count what was written
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
     env = clean_env(home)
@@ -204,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         report |= check_nodes(exe, env, cwd)
         facts, video = check_render(exe, env, cwd, work / "out")
         report |= facts
+        report |= check_render_process(exe, env, cwd, work / "out-process")
         report |= screenshot(exe, env, cwd, video, work / "window.png")
         report |= check_install(bundle, env, cwd)
         commands = {"bundle": ([str(exe)], env)}

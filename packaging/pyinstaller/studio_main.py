@@ -12,4 +12,8 @@ if __name__ == "__main__":
         import first_paint
 
         first_paint.install(sys.argv[1:])
+    if os.environ.get("STUDIO_RENDER_CHECK") == "1":  # smoke test: render in a render process, then exit
+        import render_check
+
+        sys.exit(render_check.main(sys.argv[1:]))
     sys.exit(main())

@@ -98,6 +98,12 @@ class ProcessEngine:
         """Whether the child process is up (until its reader has seen it end)."""
         return self._process is not None
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it is up."""
+        process = self._process
+        return process.pid if process is not None else None
+
     def run(
         self,
         graph: Any,
