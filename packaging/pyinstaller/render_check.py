@@ -12,12 +12,17 @@ import os
 
 
 def main(argv: list[str]) -> int:
+    from pathlib import Path
+
+    from studio.bundled import find_bundled
     from studio.engine.process import ProcessEngine
     from studio.graph import load_graph
     from studio.local_engine import render_process_engine
     from studio.settings import Settings
 
     graph, output_dir = argv[0], argv[1]
+    if not Path(graph).exists():  # resources/graphs/… names the bundled file from any folder, as `studio run` has it
+        graph = str(find_bundled(graph) or graph)
     engine = ProcessEngine(functools.partial(render_process_engine, Settings.load()))
     pids = []
     try:
