@@ -12,6 +12,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 python="${PYTHON:-}"
 [ -n "$python" ] || { [ -x .venv/bin/python ] && python=.venv/bin/python || python=python3; }
+python="$(command -v "$python")"
+case "$python" in /*) ;; *) python="$root/$python";; esac  # absolute: the smoke test runs it from elsewhere
 work="$(realpath -m "${WORK:-build/bundle}")"
 build=1 smoke_args=()
 for arg in "$@"; do
