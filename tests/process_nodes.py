@@ -36,11 +36,15 @@ def _extra_specs():
         os.kill(os.getpid(), signal.SIGKILL)  # as the system does to a process out of memory
         return {"out": 0}
 
+    @node_type("Niceness", category="Test", outputs=[OutputSpec("out", NUMBER)])
+    def niceness(ctx):
+        return {"out": os.nice(0)}
+
     @node_type("GpuFault", category="Test", outputs=[OutputSpec("out", NUMBER)])
     def gpu_fault(ctx):
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
-    return [pid, nap, crash, gpu_fault]
+    return [pid, nap, crash, niceness, gpu_fault]
 
 
 def nodes_engine(output_dir: str) -> Engine:

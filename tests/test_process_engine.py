@@ -129,3 +129,12 @@ def test_a_job_that_cannot_stop_is_ended_with_its_process_after_the_grace_time(e
     assert report.cancelled  # within the grace time and a moment, not the node's two minutes
     again = engine.run(pid_graph())
     assert again.ok and again.outputs["sink"]["result"] != first  # a new process
+
+
+def test_the_render_process_yields_the_cpu_to_the_window(engine):
+    """Renders are background work: on a machine with few cores the sampler's threads must not take
+    the window's time slices, so the render process runs at a lower priority."""
+    from studio.engine.process import CHILD_NICENESS
+
+    report = engine.run(chain(("Niceness", "nice"), ("Sink", "sink")))
+    assert report.outputs["sink"]["result"] == min(19, os.nice(0) + CHILD_NICENESS)

@@ -42,6 +42,7 @@ ESTIMATE_TIMEOUT_S = 120.0  # asked on a thread of its own; the first one may wa
 CALL_TIMEOUT_S = 10.0  # an unload or a clear, asked by the window: never hang it for long
 CLOSE_WAIT_S = 5.0
 POLL_S = 0.05
+CHILD_NICENESS = 5  # on a machine with few cores the sampler's threads took the window's time slices
 RESTART_NOTE = "the GPU cannot be used again in this render process; the next run starts a new one"
 NO_SIZES = {"outputs": 0, "models": 0, "disk": 0}
 
@@ -325,6 +326,11 @@ def child_main(conn: Any, factory: Callable[[], Engine]) -> None:
     parent goes away. Jobs run one after another on a thread of their own, so a cancel or a call
     (an estimate, an unload) is answered while one runs."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in the terminal is the parent's to handle
+    if hasattr(os, "nice"):  # the window wins the CPU when both want it: renders are background work
+        try:
+            os.nice(CHILD_NICENESS)
+        except OSError:
+            pass
     send_lock = threading.Lock()
 
     def send(message: tuple) -> None:

@@ -55,6 +55,9 @@ class NodeItem(OnNodeEditing, QGraphicsObject):
         )
         self.setAcceptHoverEvents(True)
         self.setZValue(10)
+        # Painted into a pixmap once per change: a neighbour's progress tick during a render repaints
+        # that neighbour, and this node is copied, not drawn again (text and all).
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         if spec is not None:
             for port in spec.inputs:
                 self.inputs[port.name] = PortItem(self, port.name, port.type, False, port.optional)
