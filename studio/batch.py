@@ -221,22 +221,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def _local_engine(args: argparse.Namespace, settings: Any, registry: Any, output_dir: Path) -> Any:
     """The engine ``studio run`` would build, shared by every job of the batch."""
-    from studio.cli import UsageError, _model_folders
-    from studio.local_engine import engine_from_settings
+    from studio.cli import command_engine
 
-    engine = engine_from_settings(
-        settings,
-        registry,
-        device=args.device,
-        output_dir=output_dir,
-        model_folders=_model_folders(args.models),
-        preview_interval=0.0 if args.json else 0.25,
-    )
-    try:
-        _ = engine.device  # resolve now so an unavailable device is a usage error
-    except ValueError as exc:
-        raise UsageError([str(exc)]) from None
-    return engine
+    return command_engine(args, settings, registry, output_dir)
 
 
 def add_parser(sub: Any, models_help: str) -> None:

@@ -136,7 +136,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from studio.composition import default_registry
     from studio.engine import CancelToken
     from studio.graph import GraphInvalid
-    from studio.local_engine import engine_from_settings
     from studio.settings import Settings
 
     token = CancelToken()
@@ -149,18 +148,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         graph = _load(args.graph)
         _apply_sets(graph, registry, args.sets)
         output_dir = _output_folder(args.output, settings.output_path)
-        engine = engine_from_settings(
-            settings,
-            registry,
-            device=args.device,
-            output_dir=output_dir,
-            model_folders=_model_folders(args.models),
-            preview_interval=0.0 if args.json else 0.25,
-        )
-        try:
-            _ = engine.device  # resolve now so an unavailable device is a usage error
-        except ValueError as exc:
-            raise UsageError([str(exc)]) from None
+        engine = command_engine(args, settings, registry, output_dir)
 
         if args.estimate:
             return _print_estimate(engine, graph, args.json)
@@ -274,6 +262,26 @@ def _model_folders(given: list[str]) -> list[Path]:
             raise UsageError([f"--models {text}: no such folder"])
         folders.append(folder.resolve())
     return folders
+
+
+def command_engine(args: argparse.Namespace, settings: Any, registry: Any, output_dir: Path) -> Any:
+    """The engine ``studio run`` and ``studio batch`` build from their options (--device, --models,
+    --json) and the settings; its device resolved now, so an unavailable one is a usage error."""
+    from studio.local_engine import engine_from_settings
+
+    engine = engine_from_settings(
+        settings,
+        registry,
+        device=args.device,
+        output_dir=output_dir,
+        model_folders=_model_folders(args.models),
+        preview_interval=0.0 if args.json else 0.25,
+    )
+    try:
+        _ = engine.device
+    except ValueError as exc:
+        raise UsageError([str(exc)]) from None
+    return engine
 
 
 def _load(path: str):
