@@ -126,7 +126,7 @@ class RunController(QObject):
         None for a render farm: its workers answer over the network, off this thread, in a notice."""
         engine = self._queue.engine if self._queue is not None else None
         if getattr(engine, "concurrent", False):
-            self._on_farm(lambda: engine.unload_models(), "Unloaded {} model(s) on the render farm's workers")
+            self._on_farm(engine.unload_models, "Unloaded {} model(s) on the render farm's workers")
             return None
         count = len(engine.unload_models()) if engine is not None else 0
         self.cache_changed.emit()
@@ -137,7 +137,7 @@ class RunController(QObject):
         farm: its workers clear theirs off this thread and a notice says when they did."""
         engine = self._queue.engine if self._queue is not None else None
         if getattr(engine, "concurrent", False):
-            self._on_farm(lambda: engine.clear_outputs(), "The render farm's workers cleared their caches")
+            self._on_farm(engine.clear_outputs, "The render farm's workers cleared their caches")
             return False
         if engine is not None:
             engine.clear_outputs()
