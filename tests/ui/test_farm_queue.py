@@ -139,6 +139,7 @@ def test_cancel_stops_the_running_cluster_jobs_and_leaves_no_file(farm_window, q
     jobs = window.queue_batch(3, "increment")
     qtbot.waitUntil(lambda: sum(j.status == "running" for j in jobs) == 2, timeout=10_000)
     first_two = [j for j in jobs if j.status == "running"]
+    qtbot.waitUntil(window.cancel_action.isEnabled)  # as a user sees it: enabled once the queue says so
     window.cancel_action.trigger()
     qtbot.waitUntil(lambda: all(j.status == "cancelled" for j in first_two), timeout=10_000)
     window.queue_panel.list.setCurrentRow(0)
